@@ -1,0 +1,128 @@
+"""``model.pt``: tensors plus plain JSON-able config, loadable with ``torch.load(weights_only=True)``.
+
+Layout of the saved dict (format version 1)::
+
+    {"format": "nervkit-model", "version": 1,
+     "family": "hnerv", "config": {...family config...},
+     "video": {...VideoInfo...},
+     "state_dict": {name: tensor},
+     "embeddings": {embed_name: tensor [N, ...]}   # encoder output for every frame, float32
+     "train": {"epoch": k, "epochs": E, "optimizer": ..., "rng": ..., "history": [...], "args": {...}}}
+
+``train`` is what ``--resume`` needs; it is ``None`` for imported checkpoints. Writes are atomic:
+a temporary file in the same folder, then ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .base import NeRVModel
+from .errors import UserError
+from .registry import config_to_dict, model_from_config
+
+FORMAT = "nervkit-model"
+VERSION = 1
+
+
+@dataclass
+class VideoInfo:
+    """What the model represents: frame count, size in pixels, frame rate, and how it was made."""
+
+    num_frames: int
+    height: int
+    width: int
+    fps: float = 24.0
+    source: str = ""
+    """Path of the input video or frame folder (empty when unknown)."""
+    crop: tuple[int, int] | None = None
+    """Center crop (H, W) applied before ``resize``."""
+    resize: tuple[int, int] | None = None
+    """Bicubic resize (H, W) applied after ``crop``."""
+
+
+@dataclass
+class LoadedModel:
+    """A model with everything needed to decode its video."""
+
+    model: NeRVModel
+    video: VideoInfo
+    embeddings: dict[str, torch.Tensor]
+    """Per-frame decoder inputs, keyed by ``model.embed_names``; each ``[num_frames, ...]``."""
+    train: dict | None = None
+    quantized: dict | None = field(default=None, repr=False)
+    """For imported quantized checkpoints: the original integer codes (``{"embed": ..., "model": ...}``)."""
+
+
+def atomic_torch_save(obj, path: str | Path) -> None:
+    """``torch.save`` to a temporary file next to ``path``, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model(path: str | Path, loaded: LoadedModel) -> None:
+    model = loaded.model
+    obj = {
+        "format": FORMAT,
+        "version": VERSION,
+        "family": model.name,
+        "config": config_to_dict(model.config),
+        "video": dataclasses.asdict(loaded.video),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "embeddings": {k: v.detach().float().cpu() for k, v in loaded.embeddings.items()},
+        "train": loaded.train,
+    }
+    atomic_torch_save(obj, path)
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """``torch.load(weights_only=True)`` with user-facing errors for missing or non-checkpoint files."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a bad file; all mean the same to a user
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path}: not a loadable PyTorch checkpoint ({first[:200]})") from None
+
+
+def load_model(path: str | Path) -> LoadedModel:
+    """Load a nervkit ``model.pt`` or an official HNeRV quantized checkpoint (detected by content)."""
+    obj = read_checkpoint(path)
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        return _from_nervkit(path, obj)
+    from .official import is_official_checkpoint, official_to_loaded
+
+    if is_official_checkpoint(obj):
+        return official_to_loaded(obj)
+    raise UserError(f"{path}: neither a nervkit model.pt nor an official HNeRV checkpoint")
+
+
+def _from_nervkit(path, obj: dict) -> LoadedModel:
+    if obj.get("version") != VERSION:
+        raise UserError(f"{path}: model.pt version {obj.get('version')} is not supported (want {VERSION})")
+    try:
+        model = model_from_config(obj["family"], obj["config"])
+        model.load_state_dict(obj["state_dict"])
+        video = VideoInfo(**obj["video"])
+        embeddings = dict(obj["embeddings"])
+    except UserError:
+        raise
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise UserError(f"{path}: damaged model.pt ({str(err).splitlines()[0][:200]})") from None
+    return LoadedModel(model, video, embeddings, obj.get("train"))

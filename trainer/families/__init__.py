@@ -1,0 +1,3 @@
+"""Model families. Importing this package registers every family with the registry."""
+
+from . import hnerv  # noqa: F401
