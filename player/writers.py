@@ -1,0 +1,167 @@
+"""Where ``nerv-play --output`` puts frames: a .y4m file or stdout, an .mp4/.mkv, or a PNG folder.
+
+Every sink is a context manager that receives uint8 RGB frames ``[H, W, 3]`` in order and either
+commits the whole output on a clean exit or leaves nothing behind: files are written to a temporary
+name beside the target and renamed at the end, a PNG folder is filled as a hidden temporary folder and
+renamed. Only stdout streams as it goes (a pipe cannot be taken back).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from nervkit.runtime.errors import UserError
+
+VIDEO_FORMATS = {".mp4": "mp4", ".mkv": "matroska"}
+
+# Full-range BT.601 (JPEG) RGB -> YCbCr, rows Y, Cb, Cr; Cb and Cr are offset by 128.
+# Full range keeps the most of 8-bit RGB; the header says so (XCOLORRANGE=FULL) for ffmpeg/ffplay.
+RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114],
+                         [-0.168736, -0.331264, 0.5],
+                         [0.5, -0.418688, -0.081312]])
+
+
+def rgb_to_yuv444(frame: np.ndarray) -> np.ndarray:
+    """uint8 RGB ``[H, W, 3]`` -> uint8 planes ``[3, H, W]`` (Y, Cb, Cr), rounded to nearest."""
+    ycc = np.einsum("cj,hwj->chw", RGB_TO_YCBCR, frame.astype(np.float64))
+    ycc[1:] += 128.0
+    return np.clip(np.rint(ycc), 0, 255).astype(np.uint8)
+
+
+def _fps_ratio(fps: float) -> Fraction:
+    """Frame rate as a small exact ratio (23.976 -> 2997/125, 24 -> 24/1)."""
+    return Fraction(fps).limit_denominator(1001)
+
+
+class _AtomicFile:
+    """A temporary file beside ``path`` that replaces ``path`` only on a clean exit."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".partial{path.suffix}", dir=path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+
+    def finish(self, ok: bool) -> None:
+        if ok:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+class Y4MWriter:
+    """YUV4MPEG2, 4:4:4 full range: one ``FRAME`` of three ``H x W`` planes per frame."""
+
+    def __init__(self, target: str | Path, width: int, height: int, fps: float):
+        self._atomic = None if str(target) == "-" else _AtomicFile(Path(target))
+        self._out: BinaryIO = sys.stdout.buffer if self._atomic is None else self._atomic.tmp.open("wb")
+        r = _fps_ratio(fps)
+        self._out.write(f"YUV4MPEG2 W{width} H{height} F{r.numerator}:{r.denominator} Ip A1:1 C444 "
+                        "XCOLORRANGE=FULL\n".encode())
+
+    def write(self, index: int, frame: np.ndarray) -> None:
+        self._out.write(b"FRAME\n")
+        self._out.write(rgb_to_yuv444(frame).tobytes())
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        ok = exc_type is None
+        if self._atomic is None:
+            if ok:
+                self._out.flush()
+            return
+        self._out.close()
+        self._atomic.finish(ok)
+
+
+class VideoWriter:
+    """H.264 in .mp4/.mkv via PyAV: libx264, CRF 18 (visually lossless), preset medium.
+
+    4:2:0 for players' sake; 4:4:4 when a side is odd (4:2:0 needs even sizes).
+    """
+
+    def __init__(self, target: Path, width: int, height: int, fps: float):
+        try:
+            import av
+        except ImportError:
+            raise UserError(f"writing {target.suffix} needs PyAV: pip install 'nervkit[video]'") from None
+        self._atomic = _AtomicFile(target)
+        self._container = av.open(str(self._atomic.tmp), "w", format=VIDEO_FORMATS[target.suffix.lower()])
+        self._stream = self._container.add_stream("libx264", rate=_fps_ratio(fps))
+        self._stream.width, self._stream.height = width, height
+        self._stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        self._stream.options = {"crf": "18", "preset": "medium"}
+        self._frame_cls = av.VideoFrame
+
+    def write(self, index: int, frame: np.ndarray) -> None:
+        video_frame = self._frame_cls.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        self._container.mux(self._stream.encode(video_frame))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        ok = exc_type is None
+        try:
+            if ok:
+                self._container.mux(self._stream.encode(None))
+        finally:
+            self._container.close()
+            self._atomic.finish(ok)
+
+
+class PngFolderWriter:
+    """One ``NNNNNN.png`` per frame, named by its index in the package (so ``--frames 10:12`` gives
+    000010.png, 000011.png). Filled as a hidden sibling folder, renamed into place at the end; an
+    existing non-empty folder is never touched."""
+
+    def __init__(self, target: Path):
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise UserError(f"--output {target}: exists and is not an empty folder; choose a new name")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.target = target
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+
+    def write(self, index: int, frame: np.ndarray) -> None:
+        from PIL import Image
+
+        Image.fromarray(frame).save(self.tmp / f"{index:06d}.png", compress_level=1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            if self.target.exists():
+                self.target.rmdir()  # empty, checked above
+            os.replace(self.tmp, self.target)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def open_sink(output: str, width: int, height: int, fps: float):
+    """The writer ``--output`` names: ``-`` (y4m on stdout), ``*.y4m``, ``*.mp4``/``*.mkv``, or a folder
+    (no suffix, or an existing folder) of PNGs."""
+    if output == "-":
+        return Y4MWriter("-", width, height, fps)
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix and not path.is_dir() and suffix != ".y4m" and suffix not in VIDEO_FORMATS:
+        raise UserError(f"--output {output}: unknown kind; use .y4m, .mp4, .mkv, a folder for PNGs, "
+                        "or - for y4m on stdout")
+    if (suffix == ".y4m" or suffix in VIDEO_FORMATS) and not path.parent.is_dir():
+        raise UserError(f"--output {output}: folder {path.parent} does not exist")
+    if suffix == ".y4m":
+        return Y4MWriter(path, width, height, fps)
+    if suffix in VIDEO_FORMATS:
+        return VideoWriter(path, width, height, fps)
+    return PngFolderWriter(path)
