@@ -1,0 +1,221 @@
+"""``open_package``: a validated ``.nvpkg`` with its video metadata, weights and per-frame embeddings.
+
+Everything is checked when the package is opened (container checksums, manifest schema and caps,
+stream headers against the tensor shapes they must fill), so later reads fail only if the file is
+changed underneath. Embeddings are decoded on demand, one chunk (= one frame) at a time: decoding
+frame i reads that frame's coded bytes and nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from .container import Container, Source
+from .entropy import CodedStream
+from .errors import PackageError
+from .quant import dequantize
+
+MAX_FRAMES = 1 << 20
+MAX_SIDE = 1 << 14
+"""Largest frame height or width (16384 pixels)."""
+MAX_WEIGHTS = 1 << 26
+"""Largest decoder (64 M parameters; 256 MiB in float32): bounds memory for a hostile manifest."""
+MAX_FRAME_ELEMENTS = 1 << 22
+"""Largest per-frame decoder input (4 M values per frame and input)."""
+_PARAM_DTYPES = {"float16": np.dtype("<f2"), "float32": np.dtype("<f4")}
+
+
+def _bad(msg: str) -> PackageError:
+    return PackageError(f"invalid manifest: {msg}")
+
+
+def _get(d, key: str, kind, where: str):
+    if not isinstance(d, dict) or key not in d:
+        raise _bad(f"{where} lacks {key!r}")
+    value = d[key]
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise _bad(f"{where}.{key} must be an integer")
+    if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise _bad(f"{where}.{key} must be a number")
+    if kind not in (int, float) and not isinstance(value, kind):
+        raise _bad(f"{where}.{key} has the wrong type")
+    return value
+
+
+def _int(d, key: str, lo: int, hi: int, where: str) -> int:
+    value = _get(d, key, int, where)
+    if not lo <= value <= hi:
+        raise _bad(f"{where}.{key} = {value} is outside [{lo}, {hi}]")
+    return value
+
+
+def _shape(value, where: str, max_elements: int) -> tuple[int, ...]:
+    if (not isinstance(value, list) or not 0 < len(value) <= 8
+            or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in value)):
+        raise _bad(f"{where} must be a list of 1..8 positive integers")
+    if math.prod(value) > max_elements:
+        raise _bad(f"{where} {value} has more than {max_elements} elements")
+    return tuple(value)
+
+
+class QuantTensor:
+    """Manifest record of one quantised tensor: shape, bits, and where its min/scale live.
+
+    ``min``/``scale`` have ``param_shape``, broadcastable to ``shape``; they are stored raw (float16 or
+    float32, little-endian) at byte offsets of the ``params`` section.
+    """
+
+    def __init__(self, rec: dict, where: str, max_elements: int, params: bytes):
+        self.name = _get(rec, "name", str, where)
+        self.shape = _shape(_get(rec, "shape", list, where), f"{where}.shape", max_elements)
+        self.bits = _int(rec, "bits", 1, 16, where)
+        pshape = _shape(_get(rec, "param_shape", list, where), f"{where}.param_shape", max_elements)
+        pairs = zip(pshape, self.shape, strict=False)
+        if len(pshape) != len(self.shape) or any(p not in (1, s) for p, s in pairs):
+            raise _bad(f"{where}.param_shape {list(pshape)} does not broadcast to {list(self.shape)}")
+        dtype = _PARAM_DTYPES.get(_get(rec, "param_dtype", str, where))
+        if dtype is None:
+            raise _bad(f"{where}.param_dtype must be one of {sorted(_PARAM_DTYPES)}")
+        nbytes = math.prod(pshape) * dtype.itemsize
+        arrays = []
+        for key in ("min_offset", "scale_offset"):
+            off = _int(rec, key, 0, len(params), where)
+            if off + nbytes > len(params):
+                raise _bad(f"{where}.{key} points past the end of the params section")
+            flat = np.frombuffer(params, dtype=dtype, count=math.prod(pshape), offset=off)
+            arrays.append(flat.reshape(pshape))
+        self.mins, self.scales = arrays
+        if not (np.isfinite(self.mins).all() and np.isfinite(self.scales).all()):
+            raise _bad(f"{where} has non-finite min/scale values")
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def check_codes(self, codes: np.ndarray) -> None:
+        if codes.size and int(codes.max()) >= 1 << self.bits:
+            raise PackageError(f"{self.name}: decoded code exceeds {self.bits} bits")
+
+
+class Package:
+    """An opened, validated package. Use ``open_package``; close it (or use ``with``) when done."""
+
+    def __init__(self, source: Source):
+        self._container = Container(source)
+        self.path = source.name
+        self.file_size = source.size
+        self.version = self._container.version
+        m = self.manifest = self._container.manifest
+        if m.get("format") != "nvpkg":
+            raise _bad("format is not 'nvpkg'")
+        self.family = _get(m, "family", str, "manifest")
+        video = _get(m, "video", dict, "manifest")
+        self.num_frames = _int(video, "num_frames", 1, MAX_FRAMES, "video")
+        self.height = _int(video, "height", 1, MAX_SIDE, "video")
+        self.width = _int(video, "width", 1, MAX_SIDE, "video")
+        self.fps = float(_get(video, "fps", float, "video"))
+        if not 0 < self.fps <= 1000:
+            raise _bad(f"video.fps = {self.fps} is outside (0, 1000]")
+        graph = _get(m, "graph", dict, "manifest")
+        self._graph_section = _get(graph, "section", str, "graph")
+        inputs = _get(graph, "inputs", dict, "graph")
+        if not inputs:
+            raise _bad("graph.inputs is empty")
+        self.embed_names = tuple(inputs)
+        self.embed_shapes = {k: _shape(v, f"graph.inputs.{k}", MAX_FRAME_ELEMENTS) for k, v in inputs.items()}
+        if _get(graph, "output", str, "graph") != "frames":
+            raise _bad("graph.output must be 'frames'")
+        params = self._container.section(_get(m, "params_section", str, "manifest"))
+
+        weights = _get(m, "weights", dict, "manifest")
+        recs = _get(weights, "tensors", list, "weights")
+        if not recs:
+            raise _bad("weights.tensors is empty")
+        self.weight_tensors = [QuantTensor(r, f"weights.tensors[{i}]", MAX_WEIGHTS, params)
+                               for i, r in enumerate(recs)]
+        if sum(t.size for t in self.weight_tensors) > MAX_WEIGHTS:
+            raise _bad(f"the decoder has more than {MAX_WEIGHTS} weights")
+        if len({t.name for t in self.weight_tensors}) != len(self.weight_tensors):
+            raise _bad("weights.tensors has duplicate names")
+        self._weight_stream = self._stream(_get(weights, "stream", str, "weights"))
+        if self._weight_stream.n_symbols != sum(t.size for t in self.weight_tensors):
+            raise _bad("the weight stream's symbol count does not match the tensor shapes")
+
+        embeds = _get(m, "embeddings", dict, "manifest")
+        if set(embeds) != set(self.embed_names):
+            raise _bad("embeddings and graph.inputs name different tensors")
+        self._embeds = {}
+        for name in self.embed_names:
+            rec = _get(embeds, name, dict, "embeddings")
+            q = QuantTensor(rec, f"embeddings.{name}", MAX_FRAMES * MAX_FRAME_ELEMENTS, params)
+            if q.shape != (self.num_frames, *self.embed_shapes[name]):
+                raise _bad(f"embeddings.{name} shape {list(q.shape)} is not [frames, *graph input shape]")
+            stream = self._stream(_get(rec, "stream", str, f"embeddings.{name}"))
+            if stream.chunk_len != q.size // self.num_frames or stream.n_symbols != q.size:
+                raise _bad(f"embeddings.{name}: its stream is not one chunk per frame")
+            self._embeds[name] = (q, stream)
+
+    def _stream(self, section: str) -> CodedStream:
+        return CodedStream(*self._container.reader(section))
+
+    @property
+    def num_weights(self) -> int:
+        return sum(t.size for t in self.weight_tensors)
+
+    def graph_bytes(self) -> bytes:
+        """The decoder graph: ONNX bytes whose weight initializers are external (see ``weights()``)."""
+        return self._container.section(self._graph_section)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """Dequantised decoder weights, float32, keyed by ONNX initializer name."""
+        codes = self._weight_stream.decode()
+        out, pos = {}, 0
+        for t in self.weight_tensors:
+            c = codes[pos:pos + t.size].reshape(t.shape)
+            t.check_codes(c)
+            out[t.name] = np.ascontiguousarray(dequantize(c, t.mins, t.scales))
+            pos += t.size
+        return out
+
+    def embeddings(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """Dequantised decoder inputs of frames ``[start, stop)``: ``{name: float32 [n, *shape]}``.
+
+        Reads and entropy-decodes only those frames' chunks.
+        """
+        if not 0 <= start < stop <= self.num_frames:
+            raise IndexError(f"frames [{start}, {stop}) outside [0, {self.num_frames})")
+        out = {}
+        for name, (q, stream) in self._embeds.items():
+            codes = stream.decode(start, stop).reshape((stop - start, *q.shape[1:]))
+            q.check_codes(codes)
+            pick = slice(None) if q.mins.shape[0] == 1 else slice(start, stop)
+            out[name] = np.ascontiguousarray(dequantize(codes, q.mins[pick], q.scales[pick]))
+        return out
+
+    def coders(self) -> dict[str, str]:
+        """Which entropy coder each stream uses (``huffman`` or ``ans``)."""
+        out = {"weights": self._weight_stream.coder}
+        out.update({f"embeddings.{k}": s.coder for k, (_, s) in self._embeds.items()})
+        return out
+
+    def close(self) -> None:
+        self._container.source.close()
+
+    def __enter__(self) -> Package:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_package(path: str | os.PathLike | bytes) -> Package:
+    """Open and validate a ``.nvpkg`` file (or its bytes). Raises ``PackageError`` on any defect."""
+    source = Source(path)
+    try:
+        return Package(source)
+    except BaseException:
+        source.close()
+        raise

@@ -1,0 +1,64 @@
+"""``write_package``: the one writer of ``.nvpkg`` files (export calls it; see docs/nvpkg-format.md)."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from .container import write_container
+from .entropy import encode_stream
+from .quant import Quantized
+
+WEIGHT_CHUNK = 4096
+"""Weight symbols per chunk: chunks decode in parallel (Huffman) for 4 bytes of index each."""
+DEFAULT_COLOUR = {"space": "rgb", "primaries": "bt709", "transfer": "srgb", "range": "full"}
+"""What frames decode to: full-range 8-bit RGB, as the models are trained on."""
+
+
+def _record(name: str, q: Quantized, params: bytearray) -> dict:
+    dtype = np.dtype(q.mins.dtype).newbyteorder("<")
+    if dtype.name not in ("float16", "float32"):
+        raise ValueError(f"{name}: min/scale must be float16 or float32, got {dtype.name}")
+    rec = {"name": name, "shape": list(q.codes.shape), "bits": int(q.bits), "param_shape": list(q.mins.shape),
+           "param_dtype": dtype.name}
+    for key, arr in (("min_offset", q.mins), ("scale_offset", q.scales)):
+        rec[key] = len(params)
+        params += np.ascontiguousarray(arr, dtype=dtype).tobytes()
+    return rec
+
+
+def write_package(path: str | os.PathLike, *, family: str, video: dict, graph: bytes,
+                  weights: dict[str, Quantized], embeddings: dict[str, Quantized], extra: dict | None = None
+                  ) -> int:
+    """Entropy-code ``weights`` and ``embeddings`` and write one package; returns its size in bytes.
+
+    ``video``: ``num_frames``, ``height``, ``width``, ``fps`` (+ optional ``colour``, ``source``).
+    ``graph``: ONNX bytes whose initializers named in ``weights`` are external.
+    ``embeddings``: per graph input, codes ``[num_frames, ...]``; each frame becomes one chunk.
+    ``extra``: more manifest entries (compression settings, quality statistics).
+    """
+    params = bytearray()
+    tensors = [_record(name, q, params) for name, q in weights.items()]
+    weight_blob, weight_coder = encode_stream(np.concatenate([q.codes.ravel() for q in weights.values()]),
+                                              WEIGHT_CHUNK)
+    sections = {"graph": graph, "weights": weight_blob}
+    embeds = {}
+    for name, q in embeddings.items():
+        blob, coder = encode_stream(q.codes, math.prod(q.codes.shape[1:]))
+        sections[f"embed.{name}"] = blob
+        embeds[name] = {**_record(name, q, params), "stream": f"embed.{name}", "coder": coder}
+    sections["params"] = bytes(params)
+    manifest = {
+        "format": "nvpkg",
+        "family": family,
+        "video": {"colour": DEFAULT_COLOUR, "source": "", **video},
+        "graph": {"section": "graph", "inputs": {k: list(q.codes.shape[1:]) for k, q in embeddings.items()},
+                  "output": "frames"},
+        "params_section": "params",
+        "weights": {"stream": "weights", "coder": weight_coder, "tensors": tensors},
+        "embeddings": embeds,
+        **(extra or {}),
+    }
+    return write_container(path, manifest, sections, compress=frozenset({"graph"}))
