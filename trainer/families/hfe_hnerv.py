@@ -1,0 +1,225 @@
+"""HFE-HNeRV: High-Frequency Enhanced Hybrid Neural Representation (Yu et al., arXiv 2411.06685).
+
+Our spec is a summary of the paper, so most shapes below are our choices, each with its reason.
+
+Encoders (not part of the decoder budget):
+
+- content encoder: HNeRV's ConvNeXt encoder, ``frames [N,3,H,W] -> embed [N, 16, H/P, W/P]``,
+  ``P = prod(strides)`` with HNeRV's strides (640x1280 -> 5,4,4,2,2, embedding 2x4);
+- wavelet high-frequency encoder: a WFD block (Haar DWT of the frame, the three detail sub-bands summed,
+  ``F_H = F_LH + F_HL + F_HH`` in [N, 3, H/2, W/2], the summary's "sum high-frequency components") then
+  ConvNeXt stages with the same strides less the factor 2 the DWT already took, giving
+  ``hf_embed [N, hf_dim, H/P, W/P]`` on the content embedding's grid. Choice: one WFD, at the input, so
+  the embedding sees the frame's own detail bands rather than details of learned features; ``hf_dim`` = 8
+  by default (half the content channels: the detail bands are sparse).
+
+Decoder, ``decode(embed, hf_embed)``:
+
+- stem: HNeRV's 1x1 conv to ``fc_dim`` with GELU;
+- HFM (High-Frequency Feature Modulation): an affine, spatially varying modulation of the content
+  features by the high-frequency embedding (SFT-style, our choice of form):
+  ``g = GELU(conv3x3(hf_embed))``, ``x <- x * (1 + conv1x1_gamma(g)) + conv1x1_beta(g)``. The gamma and
+  beta convs start at zero, so the block starts as the identity and the HF path grows in with training;
+- five Harmonic blocks: HNeRV's sub-pixel up-sampling conv (kernels 1,3,5,5,5, widths / 1.2, at least
+  12) followed by the adaptive harmonic activation ``sigma(x) = w1 sin(x) + w2 cos(x)`` with learnable
+  ``w1, w2`` per channel (choice: per channel, 2C parameters, instead of one pair per block), initialised
+  to ``w1 = 1, w2 = 0`` so each block starts as SIREN's ``sin`` and learns how much ``cos`` to add;
+- HNeRV's 3x3 head and ``tanh/2 + 1/2``.
+
+Loss: ``L = L_spa + mu * L_fre`` with ``L_spa = alpha L1 + (1 - alpha)(1 - SSIM)`` (alpha = 0.7, the
+SNeRV/HNeRV ``Fusion6`` mix; the summary gives no value) and the dynamic weighted frequency loss
+``L_fre = mean(W * |FFT(x_hat) - FFT(x)|)`` with ``W = ln(1 + |FFT(x_hat) - FFT(x)|)`` (summary Sec. 3.4).
+Choices: the 2-D FFT per colour channel with ``norm="ortho"`` (Parseval: per-coefficient errors on the
+pixel scale, independent of the frame size); ``W`` is a weight, so it is detached (as in focal frequency
+loss) and only ``|dF|`` carries gradients; the mean runs over frames, channels and frequencies; mu = 1.
+
+Size: ``fc_dim`` is fitted to the budget (decoder + both embeddings). When the nearest width misses by more
+than 1%, ``hf_dim`` values from 4 to 16 are tried too (each channel moves the budget by one embedding
+plane per frame) and the closest total wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..base import NeRVModel
+from ..errors import UserError
+from ..l1_ssim import l1_ssim_loss
+from ..layers import ConvNeXtEncoder, DownConv, NeRVBlock, UpConv, out_image
+from ..registry import register_model
+from ..sizing import channel_widths, fit_width, kernel_sizes, strides_for
+from ..wavelets import HaarDWT
+
+
+@dataclass
+class HFEHNeRVConfig:
+    frame_hw: tuple[int, int]
+    """Output frame size (H, W) in pixels."""
+    strides: list[int]
+    """Decoder up-sampling strides (HNeRV's); the content encoder down-samples by the same."""
+    fc_dim: int
+    """Channels after the first 1x1 conv (and of the HFM); set from the parameter budget."""
+    hf_dim: int = 8
+    """High-frequency embedding channels per frame."""
+    embed_dim: int = 16
+    """Content embedding channels per frame."""
+    enc_dim: int = 64
+    """Width of every encoder stage but the last (both encoders)."""
+    ks: tuple[int, int] = (1, 5)
+    """Decoder kernel sizes: first stage and cap (HNeRV's ``0_1_5``)."""
+    reduce: float = 1.2
+    """Channel reduction per stage."""
+    lower_width: int = 12
+    """Smallest channel width of a stage."""
+    alpha: float = 0.7
+    """Weight of L1 against ``1 - SSIM`` in the spatial loss."""
+    freq_weight: float = 1.0
+    """``mu``: weight of the dynamic weighted frequency loss."""
+
+    def __post_init__(self):
+        self.frame_hw = tuple(self.frame_hw)
+        self.ks = tuple(self.ks)
+        self.strides = list(self.strides)
+
+    @classmethod
+    def for_video(cls, frame_hw, num_frames: int, size: float) -> HFEHNeRVConfig:
+        strides = strides_for(frame_hw)
+        target = int(round(size * 1e6))
+        best = None
+        for hf in (8, *range(4, 8), *range(9, 17)):
+
+            def count(c, hf=hf):
+                return budget_count(cls(frame_hw=frame_hw, strides=strides, fc_dim=c, hf_dim=hf), num_frames)
+
+            c = fit_width(count, target)
+            err = abs(count(c) - target)
+            if best is None or err < best[0]:
+                best = (err, c, hf)
+            if err <= 0.01 * target:
+                break
+        return cls(frame_hw=frame_hw, strides=strides, fc_dim=best[1], hf_dim=best[2])
+
+
+def budget_count(config: HFEHNeRVConfig, num_frames: int) -> int:
+    """Parameters the budget counts: the decoder and both embeddings of every frame."""
+    with torch.device("meta"):
+        model = HFEHNeRV(config)
+    total = 1
+    for s in config.strides:
+        total *= s
+    h, w = config.frame_hw
+    plane = (h // total) * (w // total)
+    return model.decoder_parameters() + (config.embed_dim + config.hf_dim) * plane * num_frames
+
+
+def tiny_hfe_hnerv(frame_hw, num_frames: int, size=None) -> HFEHNeRVConfig:
+    """``test-hfe-hnerv``: 16 channels, 8 + 4 embedding channels; trains in seconds on a CPU."""
+    return HFEHNeRVConfig(frame_hw=frame_hw, strides=strides_for(frame_hw), fc_dim=16, hf_dim=4, embed_dim=8,
+                          enc_dim=16, ks=(1, 3), lower_width=8)
+
+
+def without_one_factor_two(strides: list[int]) -> list[int]:
+    """The strides left for the HF encoder after the WFD's 2x down-sampling: the last even one halved."""
+    out = list(strides)
+    for i in reversed(range(len(out))):
+        if out[i] % 2 == 0:
+            out[i] //= 2
+            return out
+    raise UserError(f"hfe-hnerv needs an even total stride (got {strides}): use --crop or --resize")
+
+
+class WFD(nn.Module):
+    """Wavelet Frequency Decomposer: ``x [N, C, H, W] -> F_LH + F_HL + F_HH [N, C, H/2, W/2]`` (Haar)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dwt = HaarDWT()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dwt(x)[1].sum(dim=2)
+
+
+class HFM(nn.Module):
+    """High-Frequency Feature Modulation: ``x * (1 + gamma(e_h)) + beta(e_h)`` on ``[N, C, h, w]``."""
+
+    def __init__(self, hf_dim: int, ch: int):
+        super().__init__()
+        self.hidden = nn.Conv2d(hf_dim, ch, 3, 1, 1)
+        self.gamma = nn.Conv2d(ch, ch, 1)
+        self.beta = nn.Conv2d(ch, ch, 1)
+        for conv in (self.gamma, self.beta):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    def forward(self, x: torch.Tensor, hf_embed: torch.Tensor) -> torch.Tensor:
+        g = F.gelu(self.hidden(hf_embed))
+        return x * (1 + self.gamma(g)) + self.beta(g)
+
+
+class Harmonic(nn.Module):
+    """Adaptive harmonic activation ``w1 sin(x) + w2 cos(x)``, learnable ``w1, w2`` per channel."""
+
+    def __init__(self, ch: int):
+        super().__init__()
+        self.w1 = nn.Parameter(torch.ones(ch))
+        self.w2 = nn.Parameter(torch.zeros(ch))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w1[:, None, None] * torch.sin(x) + self.w2[:, None, None] * torch.cos(x)
+
+
+class HarmonicBlock(nn.Sequential):
+    """Sub-pixel up-sampling conv, then the harmonic activation: ``[N, C_in, h, w] -> [N, C_out, sh, sw]``."""
+
+    def __init__(self, in_ch: int, out_ch: int, kernel: int, stride: int):
+        super().__init__(UpConv(in_ch, out_ch, kernel, stride), Harmonic(out_ch))
+
+
+def frequency_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Dynamic weighted frequency loss ``mean(ln(1 + |dF|) |dF|)``, ``dF = FFT(pred) - FFT(target)``."""
+    diff = (torch.fft.fft2(pred, norm="ortho") - torch.fft.fft2(target, norm="ortho")).abs()
+    return (torch.log1p(diff.detach()) * diff).mean()
+
+
+@register_model("test-hfe-hnerv", make_config=tiny_hfe_hnerv, default_size=None)
+@register_model("hfe-hnerv")
+class HFEHNeRV(NeRVModel):
+    """HFE-HNeRV. ``encode``: frames -> ``{"embed": [N, 16, h, w], "hf_embed": [N, hf_dim, h, w]}``."""
+
+    config_cls = HFEHNeRVConfig
+    embed_names = ("embed", "hf_embed")
+
+    def __init__(self, config: HFEHNeRVConfig):
+        super().__init__(config)
+        c = config
+        n = len(c.strides)
+        self.encoder = nn.ModuleDict({
+            "content": ConvNeXtEncoder(c.strides, [c.enc_dim] * (n - 1) + [c.embed_dim]),
+            "wfd": WFD(),
+            "high": ConvNeXtEncoder(without_one_factor_two(c.strides), [c.enc_dim] * (n - 1) + [c.hf_dim]),
+        })
+        widths = channel_widths(c.fc_dim, c.reduce, c.lower_width, n)
+        kernels = kernel_sizes(c.ks[0], c.ks[1], n)
+        self.stem = NeRVBlock(DownConv(c.embed_dim, c.fc_dim))
+        self.hfm = HFM(c.hf_dim, c.fc_dim)
+        self.blocks = nn.Sequential(
+            *[HarmonicBlock(widths[i], widths[i + 1], kernels[i], s) for i, s in enumerate(c.strides)])
+        self.head = nn.Conv2d(widths[-1], 3, 3, 1, 1)
+
+    def encode(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
+        enc = self.encoder
+        return {"embed": enc["content"](frames), "hf_embed": enc["high"](enc["wfd"](frames))}
+
+    def decode(self, embed: torch.Tensor, hf_embed: torch.Tensor) -> torch.Tensor:
+        x = self.hfm(self.stem(embed), hf_embed)
+        return out_image(self.head(self.blocks(x)))
+
+    def loss(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``alpha L1 + (1 - alpha)(1 - SSIM) + mu L_fre`` on the frames (module docstring)."""
+        recon = self(frames)
+        c = self.config
+        return l1_ssim_loss(recon, frames, c.alpha) + c.freq_weight * frequency_loss(recon, frames), recon
