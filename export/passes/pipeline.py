@@ -1,0 +1,90 @@
+"""The pass pipeline: one exported decoder graph -> the graph a runtime runs.
+
+``optimize_for(model, target, precision)``:
+
+1. cleanup (constants as initializers, no-ops removed) and constant folding into conv weights;
+2. Haar folding (``fold=True``; the benchmark turns it off to measure what folding saves) and merging of
+   conv pairs that folding or the model left next to each other;
+3. ``target="ort"``: every remaining Haar node is lowered to standard ops; ``target="trt"``: remaining
+   Haar nodes stay and are tagged for the nervkit TensorRT plugins;
+4. ``precision="fp16"``: the fp16 variant (:mod:`.fp16`).
+
+The result is checked: ``onnx.checker`` passes, and every op is one the target runs
+(:func:`unsupported_ops`).
+"""
+
+from __future__ import annotations
+
+import onnx
+from onnx import helper
+
+from ..haar_onnx import HAAR_DOMAIN, PLUGIN_VERSION, is_haar
+from ..trt.onnx_ops import TRT_ONNX_OPS
+from .cleanup import constants_to_initializers, remove_noops
+from .fold_constants import fold_constants
+from .fold_haar import fold_haar
+from .fp16 import to_fp16
+from .graph import remove_unused
+from .lower_haar import lower_haar
+from .merge_convs import merge_convs
+
+TARGETS = ("ort", "trt")
+PRECISIONS = ("fp32", "fp16")
+
+
+def tag_plugins(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Give every Haar node the attributes the ONNX-TensorRT parser uses to find its plugin creator."""
+    for node in model.graph.node:
+        if is_haar(node) and not any(a.name == "plugin_namespace" for a in node.attribute):
+            node.attribute.extend([helper.make_attribute("plugin_namespace", HAAR_DOMAIN),
+                                   helper.make_attribute("plugin_version", PLUGIN_VERSION)])
+    return model
+
+
+def unsupported_ops(model: onnx.ModelProto, target: str) -> set[str]:
+    """Op types in ``model`` that ``target`` cannot run (empty when the graph is fine)."""
+    bad = set()
+    for node in model.graph.node:
+        if target == "trt" and is_haar(node):
+            continue
+        if node.domain not in ("", "ai.onnx") or (target == "trt" and node.op_type not in TRT_ONNX_OPS):
+            bad.add(f"{node.domain}::{node.op_type}" if node.domain else node.op_type)
+    return bad
+
+
+def _drop_unused_domains(model: onnx.ModelProto) -> None:
+    used = {n.domain for n in model.graph.node} | {"", "ai.onnx"}
+    keep = [o for o in model.opset_import if o.domain in used]
+    del model.opset_import[:]
+    model.opset_import.extend(keep)
+
+
+def optimize_for(model: onnx.ModelProto, target: str = "ort", precision: str = "fp32",
+                 fold: bool = True) -> onnx.ModelProto:
+    """Return an optimised copy of ``model`` for ``target`` at ``precision`` (module docstring)."""
+    if target not in TARGETS or precision not in PRECISIONS:
+        raise ValueError(f"target must be one of {TARGETS} and precision one of {PRECISIONS}")
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    opset = next(o.version for o in out.opset_import if o.domain in ("", "ai.onnx"))
+    if opset < 13:
+        raise ValueError(f"the passes need ONNX opset >= 13, the graph has {opset}")
+    remove_noops(constants_to_initializers(out))
+    fold_constants(out)
+    if fold:
+        merge_convs(fold_haar(out))
+    if target == "ort":
+        lower_haar(out)
+    else:
+        tag_plugins(out)
+    remove_noops(out)
+    remove_unused(out)
+    _drop_unused_domains(out)
+    if precision == "fp16":
+        to_fp16(out)
+    del out.graph.value_info[:]
+    onnx.checker.check_model(out)
+    bad = unsupported_ops(out, target)
+    if bad:
+        raise ValueError(f"graph for {target} still holds unsupported ops: {', '.join(sorted(bad))}")
+    return out
