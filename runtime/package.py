@@ -120,7 +120,7 @@ class Package:
         if not 0 < self.fps <= 1000:
             raise _bad(f"video.fps = {self.fps} is outside (0, 1000]")
         graph = _get(m, "graph", dict, "manifest")
-        self._graph_section = _get(graph, "section", str, "graph")
+        self._graph = self._container.section(_get(graph, "section", str, "graph"))
         inputs = _get(graph, "inputs", dict, "graph")
         if not inputs:
             raise _bad("graph.inputs is empty")
@@ -167,7 +167,7 @@ class Package:
 
     def graph_bytes(self) -> bytes:
         """The decoder graph: ONNX bytes whose weight initializers are external (see ``weights()``)."""
-        return self._container.section(self._graph_section)
+        return self._graph
 
     def weights(self) -> dict[str, np.ndarray]:
         """Dequantised decoder weights, float32, keyed by ONNX initializer name."""

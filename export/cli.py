@@ -1,0 +1,82 @@
+"""``nerv-export MODEL -o clip.nvpkg``: compress a trained model (or the official HNeRV checkpoint) into
+one package.
+
+Prints progress and a summary to stderr; ``--json FILE`` ('-' = stdout) writes the report (size, bits per
+pixel, entropy coders, PSNR before/after compression on the first ``--eval-frames`` frames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+
+from ..runtime.errors import UserError, run_cli
+from ..runtime.jsonout import write_json
+from ..trainer.checkpoint import load_model
+from ..trainer.errors import UserError as TrainerUserError
+from .nvpkg import ExportOptions, build_package
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="nerv-export", description=__doc__.splitlines()[0])
+    ap.add_argument("model", help="nervkit model.pt or official HNeRV checkpoint")
+    ap.add_argument("-o", "--output", required=True, help="package to write (.nvpkg)")
+    ap.add_argument("--onnx", metavar="PATH", help="also write the decoder graph (weights inline) as ONNX")
+    ap.add_argument("--trt", action="store_true", help="also build a TensorRT engine (tensorrt extra)")
+    ap.add_argument("--precision", choices=("fp32", "fp16"), default="fp32",
+                    help="precision of the TensorRT engine (fp16 needs --trt)")
+    ap.add_argument("--quant-bits", type=int, default=8, help="bits per decoder-weight code (default 8)")
+    ap.add_argument("--embed-bits", type=int, default=6, help="bits per embedding code (default 6)")
+    ap.add_argument("--prune", type=float, default=0.0, metavar="FRACTION",
+                    help="fraction of decoder weights zeroed by global magnitude pruning (default 0)")
+    ap.add_argument("--eval-frames", type=int, default=8,
+                    help="first frames on which PSNR before/after compression is measured (0: skip)")
+    ap.add_argument("--json", metavar="FILE", help="write the report as JSON to FILE ('-' = stdout)")
+    return ap
+
+
+def _check(args) -> None:
+    for flag, bits in (("--quant-bits", args.quant_bits), ("--embed-bits", args.embed_bits)):
+        if not 2 <= bits <= 16:
+            raise UserError(f"{flag} must be between 2 and 16, got {bits}")
+    if not 0.0 <= args.prune < 1.0:
+        raise UserError(f"--prune must be a fraction in [0, 1), got {args.prune}")
+    if args.eval_frames < 0:
+        raise UserError("--eval-frames must be >= 0")
+    if args.precision == "fp16" and not args.trt:
+        raise UserError("--precision fp16 applies to the TensorRT engine; add --trt")
+    if args.trt and importlib.util.find_spec("tensorrt") is None:
+        raise UserError("TensorRT export needs the 'tensorrt' extra (pip install 'nervkit[tensorrt]') "
+                        "and an NVIDIA GPU")
+    if args.trt:
+        raise UserError("TensorRT engine building is not part of this build of nerv-export yet")
+
+
+def _main(argv) -> int:
+    args = _parser().parse_args(argv)
+    _check(args)
+    print(f"nerv-export: loading {args.model}", file=sys.stderr)
+    loaded = load_model(args.model)
+    print("nerv-export: compressing, exporting the decoder graph, entropy coding", file=sys.stderr)
+    opts = ExportOptions(quant_bits=args.quant_bits, embed_bits=args.embed_bits, prune=args.prune,
+                         eval_frames=args.eval_frames, onnx_path=args.onnx)
+    report = build_package(loaded, args.output, opts)
+    line = (f"nerv-export: wrote {args.output}: {report['file_bytes']:,} bytes, {report['bpp']:.4f} bpp, "
+            f"{report['frames']} frames {report['width']}x{report['height']}, coders {report['coders']}")
+    print(line, file=sys.stderr)
+    psnr = report.get("psnr")
+    if psnr:
+        parts = [f"{k} {psnr[k]:.3f} dB" for k in ("before", "after", "package_vs_uncompressed") if k in psnr]
+        print(f"nerv-export: PSNR over {psnr['frames']} frames: " + ", ".join(parts), file=sys.stderr)
+    if args.json:
+        write_json(args.json, report)
+    return 0
+
+
+def main(argv=None) -> int:
+    return run_cli("nerv-export", _main, argv, user_errors=(TrainerUserError,))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
