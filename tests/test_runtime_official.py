@@ -1,0 +1,56 @@
+"""The official HNeRV bunny checkpoint -> .nvpkg -> torch-free runtime reproduces the published PSNRs.
+
+References (shared/data/hnerv-official/README.md, restated in conftest.py): PSNR of the official decode
+against the 640x1280 center crop (rows 40..679) of the original 720p frames 1-8.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import OFFICIAL_PSNR_FLOAT, OFFICIAL_PSNR_UINT8
+from nervkit.export.nvpkg import ExportOptions, build_package
+from nervkit.runtime import Decoder, open_package, to_uint8
+from nervkit.trainer.checkpoint import load_model
+from PIL import Image
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(-10 * np.log10(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))
+
+
+def _official_payload_bytes(ckpt: dict) -> int:
+    """The pickle's quantised payload at its nominal widths: 8-bit weight codes, 6-bit embedding codes,
+    plus the min/scale tensors as stored."""
+    total = 0
+    for q, bits in [*((q, 8) for q in ckpt["model"].values()), (ckpt["embed"], 6)]:
+        total += q["quant"].numel() * bits / 8
+        total += sum(q[k].numel() * q[k].element_size() for k in ("min", "scale"))
+    return int(total)
+
+
+@pytest.mark.slow
+def test_official_checkpoint_package_reproduces_reference_psnr(official_ckpt, frames_720p, tmp_path):
+    loaded = load_model(official_ckpt)
+    out = tmp_path / "bunny.nvpkg"
+    report = build_package(loaded, out, ExportOptions(eval_frames=0))
+    assert report["reused_official_codes"]
+
+    payload = _official_payload_bytes(torch.load(official_ckpt, map_location="cpu", weights_only=True))
+    size = out.stat().st_size
+    print(f"\nbunny.nvpkg: {size:,} bytes = {report['bpp']:.4f} bpp; official quantised payload {payload:,} "
+          f"bytes; coders {report['coders']}")
+    assert size <= 1.10 * payload
+
+    originals = np.stack([np.asarray(Image.open(frames_720p / f"{i:04d}.png").convert("RGB"))[40:680]
+                          for i in range(1, 9)]).astype(np.float64) / 255.0
+    with open_package(out) as pkg, Decoder(pkg, backend="ort-cpu", batch=2) as dec:
+        assert (pkg.num_frames, pkg.height, pkg.width) == (132, 640, 1280)
+        frames = dec.decode_float(0, 8)
+    floats = [_psnr(f.transpose(1, 2, 0), o) for f, o in zip(frames, originals, strict=True)]
+    rounded = [_psnr(u / 255.0, o) for u, o in zip(to_uint8(frames), originals, strict=True)]
+    print("PSNR float:", " ".join(f"{p:.3f}" for p in floats))
+    print("PSNR uint8:", " ".join(f"{p:.3f}" for p in rounded))
+    np.testing.assert_allclose(floats, OFFICIAL_PSNR_FLOAT, atol=0.01)
+    np.testing.assert_allclose(rounded, OFFICIAL_PSNR_UINT8, atol=0.01)
