@@ -21,8 +21,8 @@ PARAM_BUDGET = 0.02
 
 def _candidate(t: torch.Tensor, mn: torch.Tensor, mx: torch.Tensor, bits: int, dtype: torch.dtype):
     levels = 2 ** bits - 1
+    scale = ((mx - mn) / levels).to(dtype)
     mn = mn.to(dtype)
-    scale = ((mx - mn.float()) / levels).to(dtype)
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # constant slice: every code 0
     codes = ((t - mn.float()) / scale.float()).round().clamp(0, levels)
     err = (t - (mn.float() + scale.float() * codes)).abs().mean().item()

@@ -18,6 +18,8 @@ def _model(freqs: np.ndarray):
     freqs = np.asarray(freqs, dtype=np.float64)
     if freqs.sum() <= 0:
         raise PackageError("ANS frequency table is empty")
+    if len(freqs) == 1:  # constriction needs two symbols; the unused one gets the minimal probability
+        freqs = np.append(freqs, 0.0)
     return constriction.stream.model.Categorical(freqs / freqs.sum(), perfect=False)
 
 
