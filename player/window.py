@@ -8,12 +8,16 @@ the window (resizable) with its aspect ratio kept.
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 import numpy as np
 from nervkit.runtime.errors import UserError
 
 from .prefetch import Prefetcher
+
+NO_DISPLAY = ("no display to open a window on ({}); write frames with --output FILE "
+              "(e.g. --output clip.mp4, or --output - | ffplay -) or use --no-window")
 
 
 def _import_pygame():
@@ -30,15 +34,23 @@ class Window:
     """One SDL window showing uint8 RGB frames ``[H, W, 3]`` with an optional text overlay."""
 
     def __init__(self, title: str, width: int, height: int):
+        env = os.environ
+        if sys.platform.startswith("linux") and not any(
+                k in env for k in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")):
+            raise UserError(NO_DISPLAY.format("DISPLAY is not set"))
         pg = self.pg = _import_pygame()
         try:
             pg.display.init()
+            driver = pg.display.get_driver()
+            # Without a display SDL falls back to its invisible drivers; only take one when asked to
+            # (SDL_VIDEODRIVER=dummy is how tests run the window path).
+            if driver in ("offscreen", "dummy") and os.environ.get("SDL_VIDEODRIVER") != driver:
+                raise pg.error("DISPLAY is not set" if "DISPLAY" not in os.environ else f"SDL chose {driver}")
             pg.font.init()
             self.screen = pg.display.set_mode((width, height), pg.RESIZABLE)
         except pg.error as err:
             pg.quit()
-            raise UserError(f"no display to open a window on ({err}); write frames with --output FILE "
-                            "(e.g. --output clip.mp4, or --output - | ffplay -) or use --no-window") from None
+            raise UserError(NO_DISPLAY.format(err)) from None
         pg.display.set_caption(title)
         self.size = (width, height)
         self.fullscreen = False

@@ -21,18 +21,18 @@ from nervkit.runtime.errors import UserError
 
 VIDEO_FORMATS = {".mp4": "mp4", ".mkv": "matroska"}
 
-# Full-range BT.601 (JPEG) RGB -> YCbCr, rows Y, Cb, Cr; Cb and Cr are offset by 128.
-# Full range keeps the most of 8-bit RGB; the header says so (XCOLORRANGE=FULL) for ffmpeg/ffplay.
-RGB_TO_YCBCR = np.array([[0.299, 0.587, 0.114],
-                         [-0.168736, -0.331264, 0.5],
-                         [0.5, -0.418688, -0.081312]])
-
-
 def rgb_to_yuv444(frame: np.ndarray) -> np.ndarray:
-    """uint8 RGB ``[H, W, 3]`` -> uint8 planes ``[3, H, W]`` (Y, Cb, Cr), rounded to nearest."""
-    ycc = np.einsum("cj,hwj->chw", RGB_TO_YCBCR, frame.astype(np.float64))
-    ycc[1:] += 128.0
-    return np.clip(np.rint(ycc), 0, 255).astype(np.uint8)
+    """uint8 RGB ``[H, W, 3]`` -> uint8 planes ``[3, H, W]`` (Y, Cb, Cr), rounded to nearest (ties to even).
+
+    Full-range BT.601 as JPEG defines it (ITU-T T.871): full range keeps the most of 8-bit RGB, and the
+    y4m header says so (``XCOLORRANGE=FULL``) for ffmpeg/ffplay. Written per channel in float64 so the
+    result is exactly the specification's arithmetic, whatever the platform's matrix kernels do.
+    """
+    r, g, b = (frame[..., i].astype(np.float64) for i in range(3))
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
+    return np.clip(np.rint(np.stack([y, cb, cr])), 0, 255).astype(np.uint8)
 
 
 def _fps_ratio(fps: float) -> Fraction:
