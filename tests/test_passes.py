@@ -1,0 +1,228 @@
+"""Graph passes, each on its own small graph, and every family's exported graph through the pipeline.
+
+References: eager PyTorch (the exportable modules equal pytorch_wavelets, see test_haar.py), PyWavelets for
+the lowered Haar nodes, ONNX Runtime for running the rewritten graphs, onnx.checker inside the pipeline.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import pywt
+import torch
+from nervkit.export.haar_onnx import HAAR_DOMAIN
+from nervkit.export.onnx_graph import export_decoder_onnx
+from nervkit.export.passes.cleanup import constants_to_initializers, remove_noops
+from nervkit.export.passes.fold_constants import fold_constants
+from nervkit.export.passes.fold_haar import fold_haar
+from nervkit.export.passes.fp16 import to_fp16
+from nervkit.export.passes.lower_haar import lower_haar
+from nervkit.export.passes.merge_convs import merge_convs
+from nervkit.export.passes.pipeline import optimize_for
+from nervkit.export.trt.onnx_ops import TRT_ONNX_OPS
+from nervkit.trainer.registry import create_model, model_names
+from nervkit.trainer.wavelets import HAAR_MODES, HaarDWT, HaarIDWT
+from torch import nn
+
+FP32_TOL = 1e-4
+
+
+def export(module: nn.Module, *inputs: torch.Tensor) -> onnx.ModelProto:
+    buf = io.BytesIO()
+    names = [f"x{i}" for i in range(len(inputs))]
+    outputs = ["y0", "y1"] if isinstance(module(*inputs), tuple) else ["y0"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), inputs, buf, dynamo=False, opset_version=17, input_names=names,
+                          output_names=outputs, custom_opsets={HAAR_DOMAIN: 1},
+                          dynamic_axes={n: {0: "n"} for n in names})
+    return constants_to_initializers(onnx.load_from_string(buf.getvalue()))
+
+
+def run(model: onnx.ModelProto, *inputs) -> list[np.ndarray]:
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return sess.run(None, {i.name: np.asarray(x) for i, x in zip(sess.get_inputs(), inputs, strict=True)})
+
+
+def ops(model: onnx.ModelProto) -> list[str]:
+    return [n.op_type for n in model.graph.node]
+
+
+class TinyWavelet(nn.Module):
+    """conv -> HaarDWT and conv -> HaarIDWT patterns, a gated attention scale and a residual scale."""
+
+    def __init__(self, c: int = 6):
+        super().__init__()
+        self.conv = nn.Conv2d(4, c, 3, 1, 1)
+        self.dwt = HaarDWT(exportable=True)
+        self.ll_head = nn.Conv2d(4 * c, c, 3, 1, 1)
+        self.high_head = nn.Conv2d(4 * c, 3 * c, 3, 1, 1)
+        self.idwt = HaarIDWT(exportable=True)
+        self.gate = nn.Conv2d(c, c, 1)
+        self.gain, self.shift = nn.Parameter(torch.tensor(1.7)), nn.Parameter(torch.tensor(-0.2))
+        self.out = nn.Conv2d(c, 3, 3, 1, 1)
+        self.res_scale = nn.Parameter(torch.tensor(0.1))
+
+    def forward(self, x):
+        ll, high = self.dwt(self.conv(x))
+        z = torch.nn.functional.gelu(torch.cat([ll, high.flatten(1, 2)], 1))
+        n, _, h, w = z.shape
+        y = self.idwt(self.ll_head(z), self.high_head(z).view(n, -1, 3, h, w))
+        y = y * torch.sigmoid(self.gate(y) * self.gain + self.shift)
+        return torch.tanh(self.out(y) * self.res_scale)
+
+
+def test_fold_haar_turns_conv_dwt_into_one_strided_conv_and_idwt_into_conv_depth_to_space():
+    torch.manual_seed(0)
+    m, x = TinyWavelet(), torch.randn(2, 4, 8, 10)
+    folded = fold_haar(export(m, x))
+    assert not [n for n in folded.graph.node if n.domain == HAAR_DOMAIN]
+    convs = [n for n in folded.graph.node if n.op_type == "Conv"]
+    geometry = [{a.name: onnx.helper.get_attribute_value(a) for a in n.attribute} for n in convs]
+    strided = [g for g in geometry if g["strides"] == [2, 2]]
+    assert len(strided) == 1 and strided[0]["kernel_shape"] == [4, 4]  # conv -> DWT: one stride-2 conv
+    assert len(convs) == 4 and ops(folded).count("DepthToSpace") == 1  # heads + IDWT: one conv + D2S
+    assert np.abs(run(folded, x.numpy())[0] - m(x).detach().numpy()).max() < FP32_TOL
+
+
+def test_fold_haar_leaves_what_is_not_exact():
+    class OddAndShared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.dwt = nn.Conv2d(2, 3, 3, 1, 1), HaarDWT(exportable=True)
+
+        def forward(self, x):
+            r = self.conv(x)
+            ll, _ = self.dwt(r)  # odd sides: the pad row is not a padding of the conv input
+            return ll.sum() + r.sum()
+
+    graph = fold_haar(export(OddAndShared(), torch.randn(1, 2, 7, 9)))
+    assert "HaarDWT" in ops(graph)
+
+
+@pytest.mark.parametrize("mode", HAAR_MODES)
+def test_lower_haar_equals_pywavelets(mode):
+    class Pair(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.dwt, self.idwt = HaarDWT(exportable=True, mode=mode), HaarIDWT(exportable=True)
+
+        def forward(self, x):
+            ll, high = self.dwt(x)
+            return ll, self.idwt(ll, high)
+
+    x = np.random.default_rng(1).standard_normal((2, 3, 7, 10)).astype(np.float32)
+    lowered = lower_haar(export(Pair(), torch.from_numpy(x)))
+    assert {n.domain for n in lowered.graph.node} == {""}
+    ll, back = run(lowered, x)
+    ca, details = pywt.dwt2(x.astype(np.float64), "haar", mode=mode)
+    assert np.abs(ll - ca).max() < 1e-5
+    assert np.abs(back - pywt.idwt2((ca, details), "haar")).max() < 1e-5
+
+
+def test_merge_convs_merges_linear_chains_only():
+    class Chain(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(3, 8, 3, 1, 1), nn.Conv2d(8, 4, 1)
+            self.c, self.d = nn.Conv2d(4, 4, 3, 1, 1), nn.Conv2d(4, 4, 1)
+
+        def forward(self, x):
+            return self.d(torch.relu(self.c(self.b(self.a(x)))))
+
+    m, x = Chain(), torch.randn(1, 3, 6, 6)
+    merged = merge_convs(export(m, x))
+    assert ops(merged) == ["Conv", "Conv", "Relu", "Conv"]
+    assert np.abs(run(merged, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5
+
+
+def test_fold_constants_moves_scales_and_shifts_into_conv_weights():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.conv2 = nn.Conv2d(3, 5, 3, 1, 1), nn.Conv2d(5, 2, 3, 1, 1)
+            self.w = nn.Parameter(torch.randn(1, 5, 1, 1))
+
+        def forward(self, x):
+            g = torch.sigmoid((self.conv(x * 0.5) * self.w - 0.3) / 2.0)
+            return self.conv2(g) * 0.25 + 1.0
+
+    m, x = Scaled(), torch.randn(2, 3, 5, 7)
+    folded = fold_constants(export(m, x))
+    assert ops(folded) == ["Conv", "Sigmoid", "Conv"]
+    assert np.abs(run(folded, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5
+
+
+def test_remove_noops_drops_identity_and_same_shape_reshapes():
+    class Noops(nn.Module):
+        def forward(self, x):
+            return torch.relu(nn.Identity()(x).reshape(x.shape[0], 3, 4, 4).flatten(2).view(-1, 3, 4, 4))
+
+    x = torch.randn(2, 3, 4, 4)
+    graph = export(Noops(), x)
+    cleaned = remove_noops(graph)
+    assert "Identity" not in ops(cleaned) and ops(cleaned).count("Reshape") <= 1
+    assert np.array_equal(run(cleaned, x.numpy())[0], torch.relu(x).numpy())
+
+
+def test_fp16_variant_types_the_graph_keeps_sin_in_fp32_and_reports_its_error():
+    class Harmonic(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, 1, 1)
+
+        def forward(self, x):
+            y = self.conv(x) * 40.0
+            return torch.sin(y) + torch.cos(y)
+
+    m, x = Harmonic(), torch.randn(1, 3, 8, 8)
+    half = to_fp16(export(m, x))
+    onnx.checker.check_model(half)
+    inferred = onnx.shape_inference.infer_shapes(half)
+    values = (*inferred.graph.value_info, *inferred.graph.output)
+    types = {v.name: v.type.tensor_type.elem_type for v in values}
+    conv = next(n for n in half.graph.node if n.op_type == "Conv")
+    sin = next(n for n in half.graph.node if n.op_type == "Sin")
+    assert types[conv.output[0]] == onnx.TensorProto.FLOAT16
+    assert types[sin.output[0]] == onnx.TensorProto.FLOAT and types["y0"] == onnx.TensorProto.FLOAT
+    err = np.abs(run(half, x.numpy())[0] - m(x).detach().numpy()).max()
+    print(f"fp16 error of a sin/cos head at |arg| ~ 40: {err:.3g}")
+    assert err < 0.5  # the fp16 conv output feeds an fp32 sin: phase error ~ 40 * 2^-11
+
+
+FAMILIES = [n for n in model_names() if n.startswith("test-")]
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_family_graph_after_passes_matches_eager(name, record_property):
+    torch.manual_seed(0)
+    model = create_model(name, (32, 64), 2).eval()
+    with torch.no_grad():
+        embeds = model.encode(torch.rand(2, 3, 32, 64))
+        feeds = [embeds[k] for k in model.embed_names]
+        eager = model.decode(*feeds).numpy()
+    raw = export_decoder_onnx(model, embeds)
+    numpy_feeds = [f.numpy() for f in feeds]
+    for precision in ("fp32", "fp16"):
+        graph = optimize_for(raw, "ort", precision)
+        assert not [
+            n for n in graph.graph.node if n.domain == HAAR_DOMAIN or n.op_type.startswith("Haar")]
+        err = float(np.abs(run(graph, *numpy_feeds)[0] - eager).max())
+        record_property(f"{precision}_max_abs_error", err)
+        print(f"{name} {precision}: max abs error against eager fp32 = {err:.3g}")
+        if precision == "fp32":
+            assert err <= FP32_TOL
+        else:
+            assert err < 0.05
+    trt = optimize_for(raw, "trt")
+    plain = {n.op_type for n in trt.graph.node if n.domain != HAAR_DOMAIN}
+    assert plain <= TRT_ONNX_OPS
+    for node in trt.graph.node:
+        if node.domain == HAAR_DOMAIN:
+            names = {a.name for a in node.attribute}
+            assert {"plugin_namespace", "plugin_version"} <= names
