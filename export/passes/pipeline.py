@@ -2,9 +2,11 @@
 
 ``optimize_for(model, target, precision)``:
 
-1. cleanup (constants as initializers, no-ops removed) and constant folding into conv weights;
-2. Haar folding (``fold=True``; the benchmark turns it off to measure what folding saves) and merging of
-   conv pairs that folding or the model left next to each other;
+1. cleanup (constants as initializers, no-ops removed);
+2. with ``fold=True``: constant folding into conv weights, Haar folding, and merging of conv pairs that
+   folding or the model left next to each other. ``fold=False`` changes no weight: the package keeps its
+   weights entropy-coded by name (a rewritten weight would be stored inline), and the benchmark measures
+   what folding saves against it;
 3. ``target="ort"``: every remaining Haar node is lowered to standard ops; ``target="trt"``: remaining
    Haar nodes stay and are tagged for the nervkit TensorRT plugins;
 4. ``precision="fp16"``: the fp16 variant (:mod:`.fp16`).
@@ -70,9 +72,8 @@ def optimize_for(model: onnx.ModelProto, target: str = "ort", precision: str = "
     if opset < 13:
         raise ValueError(f"the passes need ONNX opset >= 13, the graph has {opset}")
     remove_noops(constants_to_initializers(out))
-    fold_constants(out)
     if fold:
-        merge_convs(fold_haar(out))
+        merge_convs(fold_haar(fold_constants(out)))
     if target == "ort":
         lower_haar(out)
     else:
