@@ -13,7 +13,8 @@ import torch
 from ..runtime import Decoder, open_package, write_package
 from ..trainer.checkpoint import LoadedModel
 from .compress import compress, dequantized_embeddings, dequantized_model
-from .onnx_graph import export_decoder_onnx, externalize_weights
+from .onnx_graph import export_decoder_onnx, externalize_weights, save_onnx
+from .passes.pipeline import optimize_for
 
 GRAPH_PREFIX = "model."
 """``DecoderGraph`` holds the model as ``self.model``: ONNX initializer = prefix + parameter name."""
@@ -66,7 +67,11 @@ def build_package(loaded: LoadedModel, out: str | os.PathLike, options: ExportOp
     comp = compress(loaded, opts.quant_bits, opts.embed_bits, opts.prune)
     qmodel = dequantized_model(loaded, comp)
     embeds = dequantized_embeddings(comp)
-    proto = export_decoder_onnx(qmodel, {k: v[:1] for k, v in embeds.items()}, opts.onnx_path)
+    # Haar nodes lowered to standard ops, weights untouched (they are entropy-coded by name)
+    raw = export_decoder_onnx(qmodel, {k: v[:1] for k, v in embeds.items()})
+    proto = optimize_for(raw, "ort", fold=False)
+    if opts.onnx_path:
+        save_onnx(proto, opts.onnx_path)
     weights = {GRAPH_PREFIX + k: q for k, q in comp.weights.items()}
     graph, external = externalize_weights(proto, {k: q.dequantize() for k, q in weights.items()})
     weights = {k: weights[k] for k in external}  # a weight a graph pass rewrote stays inline
