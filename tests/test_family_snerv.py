@@ -9,7 +9,7 @@ import pytest
 import pywt
 import torch
 from nervkit.trainer.base import DecoderGraph
-from nervkit.trainer.families.snerv import SNeRVConfig, budget_count
+from nervkit.trainer.families.snerv import SNeRV, SNeRVConfig, budget_count
 from nervkit.trainer.metrics import psnr
 from nervkit.trainer.registry import create_model
 from wavelet_family_refs import l1_ssim_np, textured_clip
@@ -116,3 +116,12 @@ def test_onnx_export_matches_eager():
                                     providers=["CPUExecutionProvider"])
         out = sess.run(None, {k: v.numpy() for k, v in zip(names, inputs, strict=True)})[0]
         np.testing.assert_allclose(out, eager, atol=1e-4)
+
+
+@pytest.mark.parametrize("c0, n_rb, paper_m", [(111, 6, 3.01), (132, 8, 4.55), (148, 10, 5.93)])
+def test_decoder_size_matches_supplementary_table4(c0, n_rb, paper_m):
+    """The paper's own configurations at 640x1280 give the decoder sizes it reports (within 0.02M)."""
+    config = SNeRVConfig(frame_hw=(640, 1280), strides=[5, 4, 2, 2, 2], fc_dim=c0, num_res_blocks=n_rb)
+    with torch.device("meta"):
+        model = SNeRV(config)
+    assert model.decoder_parameters() / 1e6 == pytest.approx(paper_m, abs=0.02)
