@@ -184,9 +184,12 @@ class SNeRV(NeRVModel):
         super().__init__(config)
         c = config
         n = len(c.strides)
-        self.dwt = HaarDWT()
+        # Everything only the encoder side needs lives under ``encoder`` (not exported, not in the budget).
+        self.encoder = nn.ModuleDict({
+            "dwt": HaarDWT(),
+            "stages": ConvNeXtEncoder(c.strides, [c.enc_dim] * (n - 1) + [c.embed_dim]),
+        })
         self.idwt = HaarIDWT()
-        self.encoder = ConvNeXtEncoder(c.strides, [c.enc_dim] * (n - 1) + [c.embed_dim])
         widths = channel_widths(c.fc_dim, c.reduce, c.lower_width, n)
         kernels = kernel_sizes(c.ks[0], c.ks[1], n)
         self.stem = NeRVBlock(DownConv(c.embed_dim, c.fc_dim))
@@ -199,14 +202,14 @@ class SNeRV(NeRVModel):
 
     def _normalised_ll(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """frames -> (LL scaled to [0, 1] per frame, detail bands ``[N,3,3,h,w]``, ``ll_range [N, 2]``)."""
-        ll, high = self.dwt(frames)
+        ll, high = self.encoder["dwt"](frames)
         lo, hi = ll.amin(dim=(1, 2, 3)), ll.amax(dim=(1, 2, 3))
         scale = (hi - lo).clamp_min(RANGE_EPS)
         return (ll - lo[:, None, None, None]) / scale[:, None, None, None], high, torch.stack([lo, hi], 1)
 
     def encode(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         ll_norm, _, ll_range = self._normalised_ll(frames)
-        return {"embed": self.encoder(ll_norm), "ll_range": ll_range}
+        return {"embed": self.encoder["stages"](ll_norm), "ll_range": ll_range}
 
     def synthesize(self, embed: torch.Tensor, ll_range: torch.Tensor):
         """Decoder before the clamp -> (frame ``[N,3,H,W]``, LL in [0, 1], detail bands ``[N,3,3,h,w]``)."""
@@ -228,7 +231,7 @@ class SNeRV(NeRVModel):
     def loss(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Eq. (3): ``L(I, I_hat) + L(LL, LL_hat) + L(high, high_hat)`` (module docstring)."""
         ll_norm, high, ll_range = self._normalised_ll(frames)
-        frame_hat, ll_hat, high_hat = self.synthesize(self.encoder(ll_norm), ll_range)
+        frame_hat, ll_hat, high_hat = self.synthesize(self.encoder["stages"](ll_norm), ll_range)
         bands = high.flatten(1, 2)  # [N, 9, h, w]: every detail band of every colour is its own SSIM image
         a = self.config.alpha
         total = (l1_ssim_loss(frame_hat, frames, a) + l1_ssim_loss(ll_hat, ll_norm, a)
