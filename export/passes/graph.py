@@ -122,7 +122,7 @@ def shapes(model: onnx.ModelProto) -> dict[str, list]:
     """
     del model.graph.value_info[:]
     while True:
-        inferred = onnx.shape_inference.infer_shapes(model)
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
         known = {v.name: [d.dim_value if d.HasField("dim_value") else None
                           for d in v.type.tensor_type.shape.dim]
                  for v in (*inferred.graph.input, *inferred.graph.value_info, *inferred.graph.output)
