@@ -8,7 +8,8 @@
    weights entropy-coded by name (a rewritten weight would be stored inline), and the benchmark measures
    what folding saves against it;
 3. ``target="ort"``: every remaining Haar node is lowered to standard ops; ``target="trt"``: remaining
-   Haar nodes stay and are tagged for the nervkit TensorRT plugins;
+   Haar nodes stay and are tagged for the nervkit TensorRT plugins (an IDWT followed by a [0, 1] clamp
+   becomes the fused plugin, :mod:`.fuse_trt`);
 4. ``precision="fp16"``: the fp16 variant (:mod:`.fp16`).
 
 The result is checked: ``onnx.checker`` passes, and every op is one the target runs
@@ -26,6 +27,7 @@ from .cleanup import constants_to_initializers, remove_noops
 from .fold_constants import fold_constants
 from .fold_haar import fold_haar
 from .fp16 import to_fp16
+from .fuse_trt import fuse_idwt_clamp
 from .graph import remove_unused
 from .lower_haar import lower_haar
 from .merge_convs import merge_convs
@@ -77,7 +79,7 @@ def optimize_for(model: onnx.ModelProto, target: str = "ort", precision: str = "
     if target == "ort":
         lower_haar(out)
     else:
-        tag_plugins(out)
+        tag_plugins(fuse_idwt_clamp(out))
     remove_noops(out)
     remove_unused(out)
     _drop_unused_domains(out)

@@ -1,0 +1,102 @@
+"""Build a TensorRT engine from the TensorRT-flavoured decoder ONNX, with timing and engine caches.
+
+Written from NVIDIA's TensorRT 10 Python API documentation (``Builder``, ``OnnxParser``,
+``IBuilderConfig``, ``IOptimizationProfile``, ``ITimingCache``); TensorRT cannot be installed on our own
+machines, so this path is exercised only where TensorRT and a GPU exist (tests skip elsewhere).
+
+- The network is strongly typed (TensorRT 11 builds nothing else): the precision comes from the ONNX
+  (``optimize_for(..., precision="fp16")``), not from builder flags.
+- One optimisation profile per input: batch 1 .. ``max_batch``, optimum ``max_batch``; other dims static.
+- The timing cache is loaded from and saved to the cache directory, so rebuilding for another package on
+  the same GPU reuses kernel timings.
+- Engines are cached under a key of package hash, precision, batch, GPU name and TensorRT version: an
+  engine is only valid for the GPU and TensorRT version that built it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import onnx
+
+from ...runtime.errors import UserError
+from . import import_tensorrt
+
+CACHE_ENV = "NERVKIT_CACHE"
+
+
+def cache_dir() -> Path:
+    """``$NERVKIT_CACHE/trt`` or ``~/.cache/nervkit/trt``."""
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "nervkit"
+    return Path(root) / "trt"
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def engine_key(package_sha256: str, precision: str, max_batch: int, gpu_name: str, trt_version: str) -> str:
+    """File-name-safe cache key: every input that makes an engine valid or not."""
+    text = "|".join((package_sha256, precision, str(max_batch), gpu_name, trt_version))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def build_engine(graph: onnx.ModelProto, max_batch: int, timing_cache: Path | None = None) -> bytes:
+    """Serialized engine for ``graph`` (TensorRT-flavoured ONNX, Haar plugins registered beforehand)."""
+    trt = import_tensorrt()
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(graph.SerializeToString()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise UserError(f"TensorRT could not parse the decoder graph: {errors}")
+    config = builder.create_builder_config()
+    profile = builder.create_optimization_profile()
+    for i in range(network.num_inputs):
+        tensor = network.get_input(i)
+        rest = tuple(tensor.shape)[1:]
+        profile.set_shape(tensor.name, (1, *rest), (max_batch, *rest), (max_batch, *rest))
+    config.add_optimization_profile(profile)
+    blob = timing_cache.read_bytes() if timing_cache is not None and timing_cache.exists() else b""
+    cache = config.create_timing_cache(blob)
+    config.set_timing_cache(cache, ignore_mismatch=False)
+    engine = builder.build_serialized_network(network, config)
+    if engine is None:
+        raise UserError("TensorRT failed to build an engine for the decoder graph (see its log above)")
+    if timing_cache is not None:
+        timing_cache.parent.mkdir(parents=True, exist_ok=True)
+        timing_cache.write_bytes(memoryview(config.get_timing_cache().serialize()))
+    return bytes(engine)
+
+
+def gpu_name() -> str:
+    """Name of CUDA device 0 (via pycuda, as the runtime backend uses)."""
+    from ...runtime.backends.trt import import_pycuda
+
+    cuda = import_pycuda()
+    return cuda.Device(0).name()
+
+
+def cached_engine(package_path: str | os.PathLike, graph: onnx.ModelProto, precision: str,
+                  max_batch: int) -> Path:
+    """Path of the engine for this package, building it (and registering the plugins) on a cache miss."""
+    from .plugins import register_plugins
+
+    trt = import_tensorrt()
+    key = engine_key(file_sha256(package_path), precision, max_batch, gpu_name(), trt.__version__)
+    path = cache_dir() / f"{key}.engine"
+    if not path.exists():
+        register_plugins()
+        engine = build_engine(graph, max_batch, cache_dir() / f"timing-{trt.__version__}.cache")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(engine)
+        os.replace(tmp, path)
+    return path
