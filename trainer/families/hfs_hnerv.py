@@ -25,8 +25,11 @@ Choices where the paper is silent or inconsistent (each written here because the
   five blocks) come out; a ``C``-channel map would cost ~6x more.
 - Enhancement weights ``Phi`` (LL, HL, LH, HH) = (1, 2, 2, 2): the paper names them hyperparameters that
   emphasise the detail bands but gives no values; LL is kept as is and every detail band doubled. They
-  are a buffer (fixed, foldable on export). Paper HL/LH follow its definitions (HL: high-pass across
-  columns) mapped onto pytorch_wavelets' bands (band 1 and band 0).
+  are a buffer (fixed, foldable on export).
+- Band names: the text's definitions of LH and HL contradict the layout of Eq. 7-8; the equations win.
+  Eq. 5-8 transform rows then columns with ``A = (x0 + x1)/sqrt2``, ``D = (x0 - x1)/sqrt2``, so for a
+  2x2 block ``[[a, b], [c, d]]``: ``HL = (a + b - c - d)/2`` (pytorch_wavelets' band 0),
+  ``LH = (a - b + c - d)/2`` (band 1), ``HH = (a - b - c + d)/2`` (band 2).
 - Eq. 15 has no normalisation although the text mentions one; HNeRV and this decoder use none, so none.
 - "Dual convolutional layer" (Table 4) is read as two 3x3 convs ``C -> C`` with GELU between.
 - ``C/r`` is floored at 1 channel (the tiny test variant has 8-channel stages).
@@ -107,19 +110,21 @@ class HaarSpatialAttention(nn.Module):
         self.reduce = conv(channels, reduced, kernel)
         self.dwt = HaarDWT()
         self.attend = conv(channels + 4 * reduced, 1, kernel)
-        self.register_buffer("enhance", torch.tensor(enhance, dtype=torch.float32).view(1, 4, 1, 1, 1))
+        self.register_buffer("enhance", torch.tensor(enhance, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, _, h, w = x.shape
+        h, w = x.shape[-2:]
         r = self.reduce(x)
         ll, high = self.dwt(r)
-        # paper order LL, HL, LH, HH; pytorch_wavelets' band 0 is LH (rows differenced), band 1 is HL
-        bands = torch.stack([ll, high[:, :, 1], high[:, :, 0], high[:, :, 2]], dim=1)  # [N, 4, c, h', w']
-        up = F.interpolate(bands.flatten(1, 2), scale_factor=2.0, mode="bilinear", align_corners=False)
-        up = up[..., :h, :w].unflatten(1, (4, r.shape[1]))
-        enhanced = (self.enhance * up + r.unsqueeze(1)).flatten(1, 2)
-        s = torch.sigmoid(self.attend(F.gelu(torch.cat([x, enhanced], dim=1))))
-        return x * s + x
+        # Eq. 8's LL, HL, LH, HH are pytorch_wavelets' ll, band 0, band 1, band 2 (module docstring).
+        # One band at a time, so the exported graph keeps static shapes (no Reshape of computed sizes).
+        branches = [x]
+        for i, band in enumerate((ll, *high.unbind(2))):
+            up = F.interpolate(band, scale_factor=2.0, mode="bilinear", align_corners=False)
+            if up.shape[-2:] != (h, w):  # odd H or W: the DWT padded, crop back
+                up = up[..., :h, :w]
+            branches.append(self.enhance[i] * up + r)
+        return x * torch.sigmoid(self.attend(F.gelu(torch.cat(branches, dim=1)))) + x
 
 
 class HFSCM(nn.Module):
