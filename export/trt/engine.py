@@ -15,36 +15,13 @@ machines, so this path is exercised only where TensorRT and a GPU exist (tests s
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import onnx
 
+from ...runtime.backends.trt import cache_dir, engine_key, file_sha256, import_pycuda, import_tensorrt
 from ...runtime.errors import UserError
-from . import import_tensorrt
-
-CACHE_ENV = "NERVKIT_CACHE"
-
-
-def cache_dir() -> Path:
-    """``$NERVKIT_CACHE/trt`` or ``~/.cache/nervkit/trt``."""
-    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "nervkit"
-    return Path(root) / "trt"
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def engine_key(package_sha256: str, precision: str, max_batch: int, gpu_name: str, trt_version: str) -> str:
-    """File-name-safe cache key: every input that makes an engine valid or not."""
-    text = "|".join((package_sha256, precision, str(max_batch), gpu_name, trt_version))
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def build_engine(graph: onnx.ModelProto, max_batch: int, timing_cache: Path | None = None) -> bytes:
@@ -76,21 +53,14 @@ def build_engine(graph: onnx.ModelProto, max_batch: int, timing_cache: Path | No
     return bytes(engine)
 
 
-def gpu_name() -> str:
-    """Name of CUDA device 0 (via pycuda, as the runtime backend uses)."""
-    from ...runtime.backends.trt import import_pycuda
-
-    cuda = import_pycuda()
-    return cuda.Device(0).name()
-
-
 def cached_engine(package_path: str | os.PathLike, graph: onnx.ModelProto, precision: str,
                   max_batch: int) -> Path:
     """Path of the engine for this package, building it (and registering the plugins) on a cache miss."""
     from .plugins import register_plugins
 
     trt = import_tensorrt()
-    key = engine_key(file_sha256(package_path), precision, max_batch, gpu_name(), trt.__version__)
+    gpu = import_pycuda().Device(0).name()
+    key = engine_key(file_sha256(package_path), precision, max_batch, gpu, trt.__version__)
     path = cache_dir() / f"{key}.engine"
     if not path.exists():
         register_plugins()

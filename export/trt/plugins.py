@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...runtime.backends.trt import import_tensorrt
 from ...runtime.errors import UserError
 from ..haar_onnx import HAAR_MODES
-from . import import_tensorrt
 
 PTX = Path(__file__).with_name("kernels") / "haar.ptx"
 BLOCK = 256
