@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from nervkit.export.cli import main as export_main
@@ -65,3 +66,29 @@ def test_export_user_errors(model_pt, tmp_path, capsys, flags, message):
 def test_info_missing_file(tmp_path, capsys):
     assert info_main([str(tmp_path / "none.nvpkg")]) == 2
     assert "No such file" in capsys.readouterr().err
+
+
+def test_psnr_against_source_video(tmp_path, capsys):
+    """With a readable source, the report gives PSNR of the model before and the package after."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (3, 32, 64, 3), dtype=np.uint8)
+    src = tmp_path / "frames"
+    src.mkdir()
+    for i, f in enumerate(frames):
+        Image.fromarray(f).save(src / f"{i:04d}.png")
+    torch.manual_seed(0)
+    model = create_model("test-hnerv", (32, 64), 3).eval()
+    with torch.no_grad():
+        embeds = model.encode(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
+        before = model.decode(embeds["embed"]).numpy()
+    pt = tmp_path / "model.pt"
+    save_model(pt, LoadedModel(model, VideoInfo(3, 32, 64, source=str(src)), embeds))
+    out, report = tmp_path / "clip.nvpkg", tmp_path / "r.json"
+    assert export_main([str(pt), "-o", str(out), "--json", str(report)]) == 0, capsys.readouterr().err
+    psnr = json.loads(report.read_text())["psnr"]
+    ref = frames.transpose(0, 3, 1, 2) / 255.0
+    expect = -10 * np.log10(np.mean((before.astype(np.float64) - ref) ** 2))
+    assert psnr["frames"] == 3 and psnr["before"] == pytest.approx(expect, abs=1e-3)
+    assert abs(psnr["after"] - psnr["before"]) < 1.0
