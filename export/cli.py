@@ -8,14 +8,16 @@ pixel, entropy coders, PSNR before/after compression on the first ``--eval-frame
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 
+from ..runtime.backends.trt import unavailable as trt_unavailable
 from ..runtime.errors import UserError, run_cli
 from ..runtime.jsonout import write_json
 from ..trainer.checkpoint import load_model
 from ..trainer.errors import UserError as TrainerUserError
 from .nvpkg import ExportOptions, build_package
+from .onnx_graph import save_onnx
+from .trt.engine import cached_engine, trt_graph
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,21 +48,26 @@ def _check(args) -> None:
         raise UserError("--eval-frames must be >= 0")
     if args.precision == "fp16" and not args.trt:
         raise UserError("--precision fp16 applies to the TensorRT engine; add --trt")
-    if args.trt and importlib.util.find_spec("tensorrt") is None:
-        raise UserError("TensorRT export needs the 'tensorrt' extra (pip install 'nervkit[tensorrt]') "
-                        "and an NVIDIA GPU")
-    if args.trt:
-        raise UserError("TensorRT engine building is not part of this build of nerv-export yet")
 
 
 def _main(argv) -> int:
     args = _parser().parse_args(argv)
     _check(args)
+    missing = trt_unavailable("trt") if args.trt else None
+    if missing and not args.onnx:
+        raise UserError(f"--trt: {missing}")
     print(f"nerv-export: loading {args.model}", file=sys.stderr)
     loaded = load_model(args.model)
+    trt = None
+    if args.trt:  # the TensorRT-flavoured graph; --onnx gets it even where TensorRT is missing
+        trt = trt_graph(loaded, args.precision, args.quant_bits, args.embed_bits, args.prune)
+        if args.onnx:
+            save_onnx(trt, args.onnx)
+        if missing:
+            raise UserError(f"--trt: {missing} (wrote the TensorRT-flavoured graph to {args.onnx})")
     print("nerv-export: compressing, exporting the decoder graph, entropy coding", file=sys.stderr)
     opts = ExportOptions(quant_bits=args.quant_bits, embed_bits=args.embed_bits, prune=args.prune,
-                         eval_frames=args.eval_frames, onnx_path=args.onnx)
+                         eval_frames=args.eval_frames, onnx_path=None if args.trt else args.onnx)
     report = build_package(loaded, args.output, opts)
     line = (f"nerv-export: wrote {args.output}: {report['file_bytes']:,} bytes, {report['bpp']:.4f} bpp, "
             f"{report['frames']} frames {report['width']}x{report['height']}, coders {report['coders']}")
@@ -69,6 +76,10 @@ def _main(argv) -> int:
     if psnr:
         parts = [f"{k} {psnr[k]:.3f} dB" for k in ("before", "after", "package_vs_uncompressed") if k in psnr]
         print(f"nerv-export: PSNR over {psnr['frames']} frames: " + ", ".join(parts), file=sys.stderr)
+    if trt is not None:
+        engine = cached_engine(args.output, trt, args.precision, max_batch=1)
+        report["trt_engine"] = str(engine)
+        print(f"nerv-export: TensorRT engine cached at {engine}", file=sys.stderr)
     if args.json:
         write_json(args.json, report)
     return 0

@@ -70,3 +70,15 @@ def cached_engine(package_path: str | os.PathLike, graph: onnx.ModelProto, preci
         tmp.write_bytes(engine)
         os.replace(tmp, path)
     return path
+
+
+def trt_graph(loaded, precision: str, quant_bits: int, embed_bits: int, prune: float) -> onnx.ModelProto:
+    """The TensorRT-flavoured graph of the package's decoder: the same compression (deterministic), so the
+    engine computes what the package decodes; Haar nodes folded or kept as plugin nodes."""
+    from ..compress import compress, dequantized_embeddings, dequantized_model
+    from ..onnx_graph import export_decoder_onnx
+    from ..passes.pipeline import optimize_for
+
+    comp = compress(loaded, quant_bits, embed_bits, prune)
+    embeds = {k: v[:1] for k, v in dequantized_embeddings(comp).items()}
+    return optimize_for(export_decoder_onnx(dequantized_model(loaded, comp), embeds), "trt", precision)

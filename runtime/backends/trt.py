@@ -88,18 +88,17 @@ def find_engine(package_path, batch: int) -> Path | None:
 
 
 class TrtBackend:
-    def __init__(self, package, batch: int, name: str):
+    """Runs one serialized engine: ``run(feeds) -> frames`` on the host, the stream synchronised."""
+
+    def __init__(self, engine_path: Path, name: str = "trt"):
         self.name = name
         trt, self._cuda = import_tensorrt(), import_pycuda()
-        path = find_engine(package.path, batch)
-        if path is None:
-            raise UserError(f"no TensorRT engine cached for {package.path} on this GPU: build it with "
-                            f"nerv-export MODEL -o {package.path} --trt")
         self._logger = trt.Logger(trt.Logger.WARNING)
-        self.engine = trt.Runtime(self._logger).deserialize_cuda_engine(path.read_bytes())
+        self.engine = trt.Runtime(self._logger).deserialize_cuda_engine(Path(engine_path).read_bytes())
+        if self.engine is None:
+            raise UserError(f"{engine_path}: TensorRT could not load this engine (other GPU or TensorRT?)")
         self.context = self.engine.create_execution_context()
         self.stream = self._cuda.Stream()
-        self.batch = batch
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.inputs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         self.output = next(n for n in names if n not in self.inputs)
@@ -132,4 +131,8 @@ class TrtBackend:
 
 
 def create(package, batch: int, name: str) -> TrtBackend:
-    return TrtBackend(package, batch, name)
+    path = find_engine(package.path, batch)
+    if path is None:
+        raise UserError(f"no TensorRT engine cached for {package.path} on this GPU and batch {batch}: "
+                        f"build it with nerv-export MODEL -o {package.path} --trt")
+    return TrtBackend(path, name)
