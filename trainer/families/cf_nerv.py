@@ -27,6 +27,8 @@ Choices where the paper is silent (each written here because the paper does not 
 - The dilated conv is 3x3, ``C -> C``; the depthwise gate conv is 3x3; no activation after either (Eq. 6
   fuses them directly).
 - ``alpha`` is a buffer (a fixed code constant in the paper); ``lambda_res`` and ``beta`` are parameters.
+  All three have shape ``[1]`` rather than 0-d, so every weight-handling step (quantisation, packaging)
+  sees an ordinary array.
 - Widths are fitted to the budget (``trainer/hybrid.py``) with HNeRV's 1.2 reduction shaping them.
 """
 
@@ -103,8 +105,8 @@ class FARM(nn.Module):
         self.low = conv(channels, channels, 3, dilation=c.dilation)
         self.gate = conv(channels, channels, 3, groups=channels)
         self.fuse = nn.Conv2d(2 * channels, channels, 1)
-        self.register_buffer("alpha", torch.tensor(c.alpha))
-        self.res_scale = nn.Parameter(torch.tensor(c.res_scale))
+        self.register_buffer("alpha", torch.tensor([c.alpha]))
+        self.res_scale = nn.Parameter(torch.tensor([c.res_scale]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         low = F.avg_pool2d(x, self.pool_kernel, 1, self.pool_kernel // 2, count_include_pad=False)
@@ -121,7 +123,7 @@ class ERRH(nn.Module):
         super().__init__()
         self.main = conv(channels, 3, 3)
         self.err = conv(channels, 3, 3)
-        self.beta = nn.Parameter(torch.tensor(err_scale))
+        self.beta = nn.Parameter(torch.tensor([err_scale]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return out_image(self.main(x) + self.beta * self.err(x))
