@@ -33,7 +33,8 @@ Choices where the paper is silent or inconsistent (each written here because the
 - Eq. 15 has no normalisation although the text mentions one; HNeRV and this decoder use none, so none.
 - "Dual convolutional layer" (Table 4) is read as two 3x3 convs ``C -> C`` with GELU between.
 - ``C/r`` is floored at 1 channel (the tiny test variant has 8-channel stages).
-- MSFRP adds before the output ``tanh`` (the "final output feature map"), so the sum stays in [0, 1].
+- MSFRP adds before the output ``tanh`` (the "final output feature map"), so the sum stays in [0, 1];
+  the 1x1 conv has a bias.
 - Widths are fitted to the budget (``trainer/hybrid.py``), HNeRV's 1.2 reduction shaping them, as the
   paper "reduces the number of channels across all network layers" to pay for HFSCM.
 """
@@ -74,6 +75,8 @@ class HFSHNeRVConfig(HybridConfig):
     def __post_init__(self):
         super().__post_init__()
         self.enhance = tuple(self.enhance)
+        if len(self.enhance) != 4 or not 1 <= self.reuse_stage <= len(self.strides):
+            raise ValueError("enhance needs 4 weights and reuse_stage a stage number 1..len(strides)")
 
     @classmethod
     def for_video(cls, frame_hw, num_frames: int, size: float) -> HFSHNeRVConfig:
@@ -99,7 +102,7 @@ class ChannelAttention(nn.Module):
 class HaarSpatialAttention(nn.Module):
     """Eq. 10-16: ``F3 = F2 * S + F2`` with the one-channel Haar-enhanced spatial map ``S``.
 
-    ``R = Conv_k(F2)`` ``[N, C/r, H, W]``; ``(LL, LH, HL, HH) = DWT(R)`` each ``[N, C/r, H/2, W/2]``;
+    ``R = Conv_k(F2)`` ``[N, C/r, H, W]``; ``(LL, HL, LH, HH) = DWT(R)`` (Eq. 8) each ``[N, C/r, H/2, W/2]``;
     ``B_i = Phi_i Up2x(band_i) + R``; ``S = sigmoid(Conv_k(GELU([F2, B_LL, B_HL, B_LH, B_HH])))``
     ``[N, 1, H, W]``. Odd sizes: the DWT zero-pads, the up-sampled bands are cropped back to ``H, W``.
     """
