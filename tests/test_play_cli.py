@@ -15,9 +15,10 @@ from test_play_parts import read_y4m, yuv_reference
 NUM_FRAMES, HW = 8, (32, 64)
 
 
-def make_package(path, name: str = "test-hnerv", hw=HW, frames: int = NUM_FRAMES, seed: int = 0):
-    """A tiny real package via the real exporter. Weights and embeddings are scaled up from their
-    random init so that frames span 0..255 and differ from each other by tens of levels."""
+def make_package(path, name: str = "test-hnerv", hw=HW, frames: int = NUM_FRAMES, seed: int = 0,
+                 gain: float = 3.0):
+    """A tiny real package via the real exporter. Decoder weights are scaled by ``gain`` and embeddings
+    by 3 from their random init so that frames span 0..255 and differ from each other by tens of levels."""
     import torch
     from nervkit.export.cli import main as export
     from nervkit.trainer.checkpoint import LoadedModel, VideoInfo, save_model
@@ -28,7 +29,7 @@ def make_package(path, name: str = "test-hnerv", hw=HW, frames: int = NUM_FRAMES
     with torch.no_grad():
         for pname, p in model.named_parameters():
             if not pname.startswith("encoder") and pname.endswith("weight"):
-                p.mul_(3.0)
+                p.mul_(gain)
         embeds = {k: 3 * torch.randn_like(v) for k, v in model.encode(torch.rand(frames, 3, *hw)).items()}
     model_pt = path.with_suffix(".pt")
     save_model(model_pt, LoadedModel(model, VideoInfo(frames, *hw, fps=24.0), embeds))

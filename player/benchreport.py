@@ -1,0 +1,101 @@
+"""nerv-bench's outputs for people: the stdout table and the bar chart (``--plot``)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from nervkit.runtime.errors import UserError
+
+
+def _header(report: dict) -> list[str]:
+    m, s = report["machine"], report["settings"]
+    where = f"{m['cpu']}, {m['cores']} cores" + (f", {m['memory_gib']} GiB" if "memory_gib" in m else "")
+    where += f", GPU {m['gpu']}" if "gpu" in m else ""
+    load = f", load average {m['load_average_1min']}" if "load_average_1min" in m else ""
+    lines = [f"machine: {where}{load}; onnxruntime {m['onnxruntime']}"
+             + (f", torch {m['torch']}" if "torch" in m else ""),
+             f"timing: {s['warmup']} warm-up + {s['repeats']} timed calls per batch; {s['timed']}"]
+    lines += [f"peak {d}: {p['flops'] / 1e9:.1f} GFLOP/s measured ({p['method']})"
+              for d, p in report["peak"].items()]
+    return lines
+
+
+def table(report: dict) -> str:
+    """The whole report as aligned text: machine and settings, then one block per package."""
+    lines = _header(report)
+    suite = any("time_vs_hnerv" in r for p in report["packages"] for r in p["results"])
+    cols = ["decoder", "device", "prec", "batch", "FPS", "p50 ms", "p99 ms", "GFLOP/s", "% peak",
+            "max|d| 8bit"] + (["time vs hnerv"] if suite else [])
+    for p in report["packages"]:
+        lines += ["", f"{Path(p['path']).name}: family {p['family']}, {p['width']}x{p['height']}, frames "
+                      f"{p['frames'][0]}:{p['frames'][1]}, {p['macs_per_frame'] / 1e9:.3f} GMAC per frame"]
+        rows = [cols]
+        for r in p["results"]:
+            diff = "reference" if r["max_abs_diff"] == 0.0 and r["decoder"] == "hnerv-eager" else (
+                "-" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.4f}")
+            row = [r["decoder"], r["device"], r["precision"], str(r["batch"]), f"{r['fps']:.2f}",
+                   f"{r['latency_ms']['p50']:.1f}", f"{r['latency_ms']['p99']:.1f}",
+                   f"{r['flops'] / 1e9:.1f}", f"{100 * r['peak_share']:.1f}", diff]
+            if suite:
+                rel = r.get("time_vs_hnerv")
+                row.append("-" if rel is None else f"{rel:.2f}x")
+            rows.append(row)
+        widths = [max(len(row[i]) for row in rows) for i in range(len(cols))]
+        for row in rows:
+            cells = [c.ljust(w) if i < 3 else c.rjust(w)
+                     for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+            lines.append("  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: str) -> None:
+    """Horizontal bars of frames per second, one per decoder and batch, grouped by package, each
+    labelled with its FPS and share of peak; log scale when the bars span more than 30x.
+    Written to a temporary file and renamed, so a failed plot leaves no file."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise UserError("--plot needs matplotlib: pip install 'nervkit[plot]'") from None
+    labels, values, notes, colours = [], [], [], []
+    palette = plt.get_cmap("tab10")
+    names = sorted({r["decoder"] + " " + r["device"] for p in report["packages"] for r in p["results"]})
+    for p in report["packages"]:
+        for r in p["results"]:
+            prefix = f"{Path(p['path']).stem} · " if len(report["packages"]) > 1 else ""
+            labels.append(f"{prefix}{r['decoder']} ({r['device']}, {r['precision']}) batch {r['batch']}")
+            values.append(r["fps"])
+            fps = f"{r['fps']:,.0f}" if r["fps"] >= 100 else f"{r['fps']:.3g}"
+            notes.append(f" {fps} fps · {100 * r['peak_share']:.1f}% of peak")
+            colours.append(palette(names.index(r["decoder"] + " " + r["device"]) % 10))
+    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.45 * len(values)))
+    y = range(len(values))[::-1]
+    ax.barh(list(y), values, color=colours)
+    for yi, v, note in zip(y, values, notes, strict=True):
+        ax.text(v, yi, note, va="center", fontsize=9)
+    ax.set_yticks(list(y), labels, fontsize=9)
+    if max(values) > 30 * min(values):
+        ax.set_xscale("log")
+    ax.set_xlim(right=max(values) * (12 if ax.get_xscale() == "log" else 1.5))
+    ax.set_xlabel("decoded frames per second (higher is better)")
+    m, s = report["machine"], report["settings"]
+    pk = report["packages"][0]
+    ax.set_title(f"nerv-bench: {pk['width']}x{pk['height']}, {m['cpu']} ({m['cores']} cores)"
+                 + (f" + {m['gpu']}" if "gpu" in m else "")
+                 + f"\n{s['warmup']} warm-up + {s['repeats']} timed calls per batch", fontsize=10)
+    fig.tight_layout()
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent or ".")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)

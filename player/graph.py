@@ -1,0 +1,59 @@
+"""A package's decoder graph as ONNX, and what it costs: multiply-accumulates per frame.
+
+Reading the graph's structure needs the ``onnx`` package (protobuf); the runtime itself never does,
+so only nerv-bench imports this, lazily.
+"""
+
+from __future__ import annotations
+
+import math
+
+from nervkit.runtime.errors import UserError
+
+
+def load_graph(pkg):
+    """The package's decoder graph as an ``onnx.ModelProto`` (weights stay external: names only)."""
+    try:
+        import onnx
+    except ImportError:
+        raise UserError("nerv-bench reads the decoder graph with onnx: pip install onnx "
+                        "(or the 'train' extra)") from None
+    return onnx.load_from_string(pkg.graph_bytes())
+
+
+def macs_per_frame(pkg) -> int:
+    """Multiply-accumulates one frame costs in its Conv and ConvTranspose nodes.
+
+    Shapes come from ONNX shape inference with the batch fixed to 1. Conv: ``prod(output [C, H, W]) *
+    C_in / group * prod(kernel)``; ConvTranspose: ``prod(input [C, H, W]) * C_out / group * prod(kernel)``.
+    Element-wise ops (GELU, adds, resizes) are not counted: a few per value, and not what the papers'
+    MACs count either.
+    """
+    import onnx
+
+    model = load_graph(pkg)
+    for inp in model.graph.input:
+        dims = inp.type.tensor_type.shape.dim
+        if inp.name in pkg.embed_shapes:
+            for d, size in zip(dims, (1, *pkg.embed_shapes[inp.name]), strict=True):
+                d.Clear()
+                d.dim_value = size
+    model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    shapes = {}
+    for vi in (*model.graph.input, *model.graph.value_info, *model.graph.output):
+        shapes[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
+    for init in model.graph.initializer:
+        shapes[init.name] = list(init.dims)
+    macs = 0  # with the batch at 1, every product below is per frame
+    for node in model.graph.node:
+        if node.op_type not in ("Conv", "ConvTranspose"):
+            continue
+        out = shapes.get(node.output[0])
+        if not out or not all(out):
+            raise UserError(f"cannot infer the output shape of {node.op_type} node {node.name!r}")
+        a, b = shapes[node.input[0]], shapes[node.input[1]]
+        if node.op_type == "Conv":  # b: [C_out, C_in / group, k...]
+            macs += math.prod(out) * math.prod(b[1:])
+        else:  # ConvTranspose, b: [C_in, C_out / group, k...]
+            macs += math.prod(a) * math.prod(b[1:])
+    return macs
