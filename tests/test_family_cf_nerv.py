@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from hybrid_family_refs import check_onnx_matches_eager, clip, train_psnr
 from nervkit.trainer.families.cf_nerv import ERRH, FARM, CFCBlock, CFNeRV, CFNeRVConfig
+from nervkit.trainer.errors import UserError
 from nervkit.trainer.hybrid import budget_parameters, tiny_config
 from nervkit.trainer.registry import create_model
 
@@ -122,6 +123,11 @@ def test_budget_within_two_percent_at_640x1280(size):
     assert config.strides == [5, 4, 4, 2, 2]  # Sec. 4.1
     count = budget_parameters(CFNeRV, config, 132)
     assert abs(count - size * 1e6) <= 0.02 * size * 1e6, count
+
+
+def test_unreachable_budget_is_a_user_error():
+    with pytest.raises(UserError, match="cannot be met"):
+        CFNeRVConfig.for_video((640, 1280), 132, 0.01)  # the embeddings alone are 0.017 M
 
 
 def test_budget_count_is_the_real_model():

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from .base import NeRVModel
+from .errors import UserError
 from .layers import ConvNeXtEncoder, DownConv, NeRVBlock
 from .sizing import channel_widths, fit_width, kernel_sizes, strides_for
 
@@ -35,6 +36,8 @@ REDUCE = 1.2
 """HNeRV's channel reduction per stage, used to shape the fitted widths."""
 LOWER_WIDTH = 12
 """HNeRV's smallest stage width, used to shape the fitted widths."""
+BUDGET_TOLERANCE = 0.02
+"""Largest relative miss of the fitted count; a budget the widths cannot reach is a user error."""
 
 
 @dataclass
@@ -83,6 +86,10 @@ class HybridConfig:
         widths = channel_widths(base, REDUCE, LOWER_WIDTH, len(strides))
         for i in (1, 0):
             widths[i] = fit_width(lambda v, i=i: count(widths[:i] + [v] + widths[i + 1:]), target)
+        got = count(widths)
+        if abs(got - target) > BUDGET_TOLERANCE * target:
+            raise UserError(f"--size {size}M cannot be met at {frame_hw[0]}x{frame_hw[1]} with {num_frames} "
+                            f"frames: the closest {model_cls.__name__} has {got / 1e6:.3f}M parameters")
         return build(widths)
 
 

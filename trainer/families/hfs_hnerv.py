@@ -161,6 +161,7 @@ class HFSBlock(nn.Module):
         return self.hfscm(self.spc(x))
 
 
+# tiny frames (e.g. 32x64): m = 17 would zero almost the whole spectrum, so the test variant uses m = 4
 @register_model("test-hfs-hnerv", make_config=tiny_config(HFSHNeRVConfig, hfs_cutoff=4), default_size=None)
 @register_model("hfs-hnerv")
 class HFSHNeRV(HybridModel):
