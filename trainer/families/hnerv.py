@@ -9,7 +9,7 @@ No normalisation layers. Parameter names match the official state dict.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn

@@ -1,0 +1,119 @@
+"""``nerv-train INPUT -o model.pt --model NAME``: fit a registered family to a video."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .checkpoint import VideoInfo, load_model
+from .errors import UserError
+from .registry import create_model, model_names
+from .train import TrainConfig, fit
+from .video import load_video, parse_hw
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nerv-train", description=__doc__.split(":")[1].strip())
+    p.add_argument("input", help="video file (anything PyAV opens) or a folder of PNG/JPEG frames")
+    p.add_argument("-o", "--output", required=True, help="model.pt to write (also the resume checkpoint)")
+    p.add_argument("--model", default="hnerv", help=f"family: {', '.join(model_names())} (default hnerv)")
+    p.add_argument("--size", type=float, help="parameter budget in millions (decoder + embeddings)")
+    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--batch-size", type=int, default=2)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--eval-every", type=int, default=30, help="evaluate PSNR / MS-SSIM every N epochs")
+    p.add_argument("--crop", help="center crop HxW before resizing (e.g. 640x1280)")
+    p.add_argument("--resize", help="bicubic resize to HxW after cropping")
+    p.add_argument("--max-frames", type=int, help="use only the first N frames")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run saved in --output")
+    p.add_argument("--json", metavar="FILE", help="write the training history and final metrics as JSON")
+    return p
+
+
+def _check_device(device: str) -> None:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA GPU is available to PyTorch here")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise UserError(f"--device {device!r}: use cpu or cuda")
+
+
+def run(argv=None, on_epoch_end=None) -> dict:
+    """Parse ``argv`` and train; ``on_epoch_end(epoch)`` is passed to :func:`.train.fit`."""
+    args = build_parser().parse_args(argv)
+    _check_device(args.device)
+    for flag in ("epochs", "batch_size", "eval_every"):
+        if getattr(args, flag) < 1:
+            raise UserError(f"--{flag.replace('_', '-')} must be at least 1")
+    out = Path(args.output)
+    resume = None
+    if args.resume and out.exists():
+        prev = load_model(out)
+        if not prev.train:
+            raise UserError(f"{out}: has no training state to resume from")
+        resume = prev
+        stored = prev.train["args"]
+        args.model, args.size = prev.model.name, stored.get("size")
+        args.crop, args.resize = stored.get("crop"), stored.get("resize")
+        args.batch_size, args.lr, args.seed = stored["batch_size"], stored["lr"], stored["seed"]
+        args.max_frames = stored.get("max_frames")
+    elif args.resume:
+        print(f"nerv-train: {out} does not exist yet; starting a new run", file=sys.stderr)
+    crop, resize = parse_hw(args.crop), parse_hw(args.resize)
+    clip = load_video(args.input, crop=crop, resize=resize, max_frames=args.max_frames)
+    n, h, w, _ = clip.frames.shape
+    video = VideoInfo(num_frames=n, height=h, width=w, fps=clip.fps, source=str(Path(args.input).resolve()),
+                      crop=crop, resize=resize)
+    torch.manual_seed(args.seed)
+    if resume is not None:
+        if (resume.video.num_frames, resume.video.height, resume.video.width) != (n, h, w):
+            raise UserError(f"--resume: {args.input} gives {n} frames of {h}x{w}, the checkpoint was trained "
+                            f"on {resume.video.num_frames} of {resume.video.height}x{resume.video.width}")
+        model = resume.model
+        if resume.train["epoch"] >= args.epochs:
+            print(f"nerv-train: {out} already has {resume.train['epoch']} epochs; nothing to do", file=sys.stderr)
+            return {"epochs": resume.train["epoch"], "history": resume.train["history"]}
+    else:
+        model = create_model(args.model, (h, w), n, args.size)
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
+                      seed=args.seed, device=args.device)
+    params = model.decoder_parameters()
+    print(f"nerv-train: {args.model}, {n} frames {h}x{w}, decoder {params / 1e6:.3f}M parameters, "
+          f"{cfg.epochs} epochs on {args.device}", file=sys.stderr)
+    stored_args = {"size": args.size, "crop": args.crop, "resize": args.resize, "batch_size": args.batch_size,
+                   "lr": args.lr, "seed": args.seed, "max_frames": args.max_frames}
+    t0 = time.perf_counter()
+    loaded = fit(model, clip.frames, video, cfg, out, resume=resume.train if resume else None, args=stored_args,
+                 on_epoch_end=on_epoch_end)
+    seconds = time.perf_counter() - t0
+    last_eval = loaded.train["history"]["evals"][-1]
+    result = {"model": args.model, "output": str(out), "frames": n, "height": h, "width": w,
+              "decoder_params": params, "epochs": cfg.epochs, "seconds": seconds,
+              "psnr": last_eval["psnr"], "ms_ssim": last_eval["ms_ssim"], "history": loaded.train["history"]}
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    print(f"nerv-train: wrote {out}: PSNR {result['psnr']:.2f} dB, MS-SSIM {result['ms_ssim']:.4f}, "
+          f"{seconds:.1f} s", file=sys.stderr)
+    return result
+
+
+def main(argv=None) -> int:
+    try:
+        run(argv)
+    except UserError as err:
+        print(f"nerv-train: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nerv-train: interrupted; the last completed epoch is saved, continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
