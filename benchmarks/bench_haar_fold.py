@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 import onnxruntime as ort
 import torch
+
 from nervkit.export.onnx_graph import export_decoder_onnx
 from nervkit.export.passes.pipeline import optimize_for
 from nervkit.trainer.registry import create_model

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 import torch
+
 from nervkit.export.nvpkg import ExportOptions, build_package
 from nervkit.runtime import Decoder, open_package
 from nervkit.runtime.timing import measure

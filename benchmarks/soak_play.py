@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import psutil
+
 from nervkit.player.play import run_headless
 from nervkit.player.prefetch import Prefetcher
 from nervkit.runtime import Decoder, open_package
@@ -31,6 +32,7 @@ LIMIT = 0.05
 
 def make_tiny_package(folder: Path) -> int:
     import torch
+
     from nervkit.export.cli import main as export
     from nervkit.trainer.checkpoint import LoadedModel, VideoInfo, save_model
     from nervkit.trainer.registry import create_model

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
 from nervkit.runtime import available_backends, open_package
 from nervkit.runtime import backends as runtime_backends
 from nervkit.runtime.errors import UserError, run_cli

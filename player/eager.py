@@ -16,8 +16,9 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from nervkit.runtime.errors import UserError
 from onnx import helper, numpy_helper
+
+from nervkit.runtime.errors import UserError
 
 from .graph import load_graph
 

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 import onnxruntime
+
 from nervkit.runtime.timing import measure
 
 PEAK_N = 2048

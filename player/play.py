@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 
+from tqdm import tqdm
+
 from nervkit.runtime import Decoder, open_package
 from nervkit.runtime.errors import UserError, run_cli
-from tqdm import tqdm
 
 from .frames import parse_frames
 from .prefetch import Prefetcher

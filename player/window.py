@@ -12,6 +12,7 @@ import sys
 import time
 
 import numpy as np
+
 from nervkit.runtime.errors import UserError
 
 from .prefetch import Prefetcher

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
 from nervkit.runtime.errors import UserError
 
 VIDEO_FORMATS = {".mp4": "mp4", ".mkv": "matroska"}

@@ -10,6 +10,7 @@ import io
 
 import numpy as np
 import torch
+
 from nervkit.trainer.base import DecoderGraph
 
 
@@ -59,6 +60,7 @@ def check_onnx_matches_eager(model, embed: torch.Tensor, atol: float = 1e-4):
     """
     import onnx
     import onnxruntime as ort
+
     from nervkit.export.passes.pipeline import optimize_for
 
     model.eval()

@@ -10,11 +10,12 @@ import sys
 
 import pytest
 import torch
+from PIL import Image
+from test_play_cli import make_package
+
 from nervkit.player.bench import main
 from nervkit.player.graph import macs_per_frame
 from nervkit.runtime import open_package
-from PIL import Image
-from test_play_cli import make_package
 
 
 @pytest.fixture(autouse=True)

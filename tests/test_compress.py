@@ -9,6 +9,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from nervkit.export.prune import prune_global
 from nervkit.export.quantize import quantize_tensor
 from nervkit.runtime.entropy import CodedStream, encode_stream

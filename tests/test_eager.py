@@ -6,10 +6,11 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from nervkit.player.eager import EagerDecoder, EagerGraph
-from nervkit.runtime import Decoder, UserError, open_package
 from onnx import TensorProto, helper, numpy_helper
 from test_play_cli import make_package
+
+from nervkit.player.eager import EagerDecoder, EagerGraph
+from nervkit.runtime import Decoder, UserError, open_package
 
 
 def eager_vs_ort(path, frames: int) -> float:

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from nervkit.export.cli import main as export_main
 from nervkit.runtime import open_package
 from nervkit.runtime.info import main as info_main

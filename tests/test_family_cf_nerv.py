@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hybrid_family_refs import check_onnx_matches_eager, clip, train_psnr
+
 from nervkit.trainer.errors import UserError
 from nervkit.trainer.families.cf_nerv import ERRH, FARM, CFCBlock, CFNeRV, CFNeRVConfig
 from nervkit.trainer.hybrid import budget_parameters, tiny_config

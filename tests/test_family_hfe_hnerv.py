@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import pywt
 import torch
+from wavelet_family_refs import l1_ssim_np, textured_clip
+
 from nervkit.trainer.base import DecoderGraph
 from nervkit.trainer.families.hfe_hnerv import WFD, Harmonic, HFEHNeRVConfig, budget_count, frequency_loss
 from nervkit.trainer.metrics import psnr
 from nervkit.trainer.registry import create_model
-from wavelet_family_refs import l1_ssim_np, textured_clip
 
 
 def _tiny(n=8):

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hybrid_family_refs import check_onnx_matches_eager, clip, train_psnr
+
 from nervkit.trainer.families.hfs_hnerv import HFSCM, HaarSpatialAttention, HFSHNeRV, HFSHNeRVConfig
 from nervkit.trainer.hfs_loss import hfs_loss
 from nervkit.trainer.hybrid import budget_parameters

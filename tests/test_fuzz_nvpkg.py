@@ -11,8 +11,9 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nervkit.runtime import Decoder, PackageError, open_package
 from test_nvpkg import make_tiny
+
+from nervkit.runtime import Decoder, PackageError, open_package
 
 HEADER = struct.Struct("<8sHHIQ32s")
 # bounded: 150 examples per test, each under 2 s (a hang fails the deadline)

@@ -10,6 +10,7 @@ import onnx
 import pytest
 import pywt
 import torch
+
 from nervkit.export.haar_onnx import HAAR_DOMAIN, dwt_reference, idwt_reference
 from nervkit.trainer.wavelets import HAAR_MODES, HaarDWT, HaarIDWT
 

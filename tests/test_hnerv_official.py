@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import OFFICIAL_PSNR_FLOAT, OFFICIAL_PSNR_UINT8
+from PIL import Image
+
 from nervkit.trainer.checkpoint import load_model
 from nervkit.trainer.official import dequantize
 from nervkit.trainer.registry import create_model
-from PIL import Image
 
 
 def _originals(folder, count=8):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+
 from nervkit.trainer.metrics import ms_ssim, psnr, ssim
 
 

@@ -11,6 +11,7 @@ import zlib
 import numpy as np
 import pytest
 import torch
+
 from nervkit.export.nvpkg import ExportOptions, build_package
 from nervkit.export.quantize import quantize_tensor
 from nervkit.runtime import Decoder, PackageError, open_package

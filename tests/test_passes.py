@@ -15,6 +15,8 @@ import onnxruntime as ort
 import pytest
 import pywt
 import torch
+from torch import nn
+
 from nervkit.export.haar_onnx import HAAR_DOMAIN
 from nervkit.export.onnx_graph import export_decoder_onnx
 from nervkit.export.passes.cleanup import constants_to_initializers, remove_noops
@@ -27,7 +29,6 @@ from nervkit.export.passes.pipeline import optimize_for
 from nervkit.export.trt.onnx_ops import TRT_ONNX_OPS
 from nervkit.trainer.registry import create_model, model_names
 from nervkit.trainer.wavelets import HAAR_MODES, HaarDWT, HaarIDWT
-from torch import nn
 
 FP32_TOL = 1e-4
 

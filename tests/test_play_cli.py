@@ -6,11 +6,12 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
+from PIL import Image
+from test_play_parts import read_y4m, yuv_reference
+
 from nervkit.player.play import main
 from nervkit.player.prefetch import Prefetcher
 from nervkit.runtime import Decoder, open_package
-from PIL import Image
-from test_play_parts import read_y4m, yuv_reference
 
 NUM_FRAMES, HW = 8, (32, 64)
 
@@ -20,6 +21,7 @@ def make_package(path, name: str = "test-hnerv", hw=HW, frames: int = NUM_FRAMES
     """A tiny real package via the real exporter. Decoder weights are scaled by ``gain`` and embeddings
     by 3 from their random init so that frames span 0..255 and differ from each other by tens of levels."""
     import torch
+
     from nervkit.export.cli import main as export
     from nervkit.trainer.checkpoint import LoadedModel, VideoInfo, save_model
     from nervkit.trainer.registry import create_model

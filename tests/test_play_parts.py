@@ -7,11 +7,12 @@ import threading
 import av
 import numpy as np
 import pytest
+from PIL import Image
+
 from nervkit.player.frames import parse_frames
 from nervkit.player.prefetch import Prefetcher
 from nervkit.player.writers import open_sink
 from nervkit.runtime.errors import UserError
-from PIL import Image
 
 H, W = 6, 10  # even sizes for 4:2:0 video; odd sizes are covered below
 

@@ -8,10 +8,11 @@ import sys
 import numpy as np
 import pytest
 import torch
+from test_nvpkg import make_tiny
+
 from nervkit.export.compress import compress, dequantized_embeddings, dequantized_model
 from nervkit.runtime import Decoder, UserError, available_backends, open_package, to_uint8
 from nervkit.runtime.timing import measure
-from test_nvpkg import make_tiny
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import OFFICIAL_PSNR_FLOAT, OFFICIAL_PSNR_UINT8
+from PIL import Image
+
 from nervkit.export.nvpkg import ExportOptions, build_package
 from nervkit.runtime import Decoder, open_package, to_uint8
 from nervkit.trainer.checkpoint import load_model
-from PIL import Image
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+
 from nervkit.trainer import cli
 from nervkit.trainer.checkpoint import VideoInfo, load_model
 from nervkit.trainer.demo import write_frames_png

@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+
 from nervkit.export.cli import main as export_main
 from nervkit.export.haar_onnx import HAAR_DOMAIN, dwt_reference, idwt_reference
 from nervkit.export.trt.onnx_ops import TRT_ONNX_OPS
