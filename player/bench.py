@@ -198,3 +198,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return run_cli("nerv-bench", _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -109,3 +109,7 @@ def _report(prefetcher: Prefetcher, start: float, backend: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return run_cli("nerv-play", _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,9 +11,8 @@ import torch
 
 from nervkit.trainer import cli
 from nervkit.trainer.checkpoint import VideoInfo, load_model
-from nervkit.trainer.demo import write_frames_png
 from nervkit.trainer.registry import create_model
-from nervkit.trainer.synthetic import synthetic_clip
+from nervkit.trainer.synthetic import synthetic_clip, write_frames_png
 from nervkit.trainer.train import TrainConfig, evaluate, fit
 
 

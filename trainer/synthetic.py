@@ -32,3 +32,15 @@ def synthetic_clip(num_frames: int = 24, height: int = 64, width: int = 128, see
         img[disc] = [1.0, 0.9, 0.2]
         frames[t] = img
     return (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
+
+
+def write_frames_png(frames: np.ndarray, folder) -> None:
+    """Write uint8 ``[N, H, W, 3]`` frames as ``0001.png ...`` into ``folder`` (a frame folder input)."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"{i + 1:04d}.png")

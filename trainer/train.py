@@ -140,7 +140,7 @@ def fit(model: NeRVModel, frames: np.ndarray, video: VideoInfo, cfg: TrainConfig
                 psnrs.append(psnr(recon.detach().float().clamp(0, 1), target).mean().item())
                 bar.update(1)
                 bar.set_postfix(epoch=f"{epoch + 1}/{cfg.epochs}", loss=f"{np.mean(losses):.4g}",
-                                psnr=f"{np.mean(psnrs):.2f}")
+                                psnr=f"{np.mean(psnrs):.2f}", refresh=False)
             history["epochs"].append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
                                       "train_psnr": float(np.mean(psnrs)),
                                       "seconds": time.perf_counter() - t0})
