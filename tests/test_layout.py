@@ -71,3 +71,13 @@ def test_pytorch_wavelets_imports_on_a_fresh_install():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-1500:]
     assert float(out.stdout) == pytest.approx(2.0)
+
+
+def test_every_subpackage_is_installed():
+    """A folder with ``__init__.py`` missing from pyproject's package list is absent from a real install."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"nervkit." + ".".join(p.parent.relative_to(ROOT).parts)
+             for pkg in PACKAGES for p in (ROOT / pkg).rglob("__init__.py")}
+    assert found <= listed, f"not installed: {sorted(found - listed)}"
