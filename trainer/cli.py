@@ -12,7 +12,7 @@ import torch
 
 from .checkpoint import VideoInfo, load_model
 from .errors import UserError
-from .registry import create_model, model_names
+from .registry import create_model, get_spec, model_names
 from .train import TrainConfig, fit
 from .video import load_video, parse_hw
 
@@ -65,6 +65,7 @@ def run(argv=None, on_epoch_end=None) -> dict:
         args.max_frames = stored.get("max_frames")
     elif args.resume:
         print(f"nerv-train: {out} does not exist yet; starting a new run", file=sys.stderr)
+    get_spec(args.model)  # an unknown name fails before any decoding
     crop, resize = parse_hw(args.crop), parse_hw(args.resize)
     clip = load_video(args.input, crop=crop, resize=resize, max_frames=args.max_frames)
     n, h, w, _ = clip.frames.shape

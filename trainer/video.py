@@ -7,6 +7,7 @@ memory is bounded by the output, which is checked against ``max_bytes`` before i
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,7 @@ def center_crop(frame: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
 def resize_bicubic(frame: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     """Bicubic resize of a uint8 frame as HNeRV does it: on [0, 1] floats (``F.interpolate``,
     ``align_corners=False``), then rounded back to uint8."""
-    x = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float() / 255.0
+    x = torch.tensor(frame).permute(2, 0, 1)[None].float() / 255.0
     y = F.interpolate(x, size=hw, mode="bicubic", align_corners=False)
     return (y[0].permute(1, 2, 0).clamp(0, 1) * 255.0).round().to(torch.uint8).numpy()
 
@@ -131,7 +132,7 @@ def load_video(path: str | Path, crop=None, resize=None, max_frames: int | None 
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")
-    frames_iter, fps, _ = _iter_folder(path) if path.is_dir() else _iter_file(path)
+    frames_iter, fps, expected = _iter_folder(path) if path.is_dir() else _iter_file(path)
     out: list[np.ndarray] = []
     total = 0
     for raw in frames_iter:
@@ -148,4 +149,7 @@ def load_video(path: str | Path, crop=None, resize=None, max_frames: int | None 
             break
     if not out:
         raise UserError(f"{path}: contains no frames")
+    if max_frames is None and expected > len(out):
+        print(f"warning: {path}: decoded {len(out)} of the {expected} frames its header announces "
+              "(truncated file?)", file=sys.stderr)
     return Clip(np.stack(out), fps, str(path))
