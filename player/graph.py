@@ -22,20 +22,25 @@ def load_graph(pkg):
 
 
 def macs_per_frame(pkg) -> int:
-    """Multiply-accumulates one frame costs in its Conv and ConvTranspose nodes.
+    """Multiply-accumulates one frame of the package costs (see :func:`graph_macs`)."""
+    return graph_macs(load_graph(pkg), pkg.embed_shapes)
 
-    Shapes come from ONNX shape inference with the batch fixed to 1. Conv: ``prod(output [C, H, W]) *
-    C_in / group * prod(kernel)``; ConvTranspose: ``prod(input [C, H, W]) * C_out / group * prod(kernel)``.
-    Element-wise ops (GELU, adds, resizes) are not counted: a few per value, and not what the papers'
-    MACs count either.
+
+def graph_macs(model, input_shapes: dict[str, tuple[int, ...]]) -> int:
+    """Multiply-accumulates one frame costs in the Conv and ConvTranspose nodes of an ONNX ``model``.
+
+    ``input_shapes`` gives each graph input's per-frame shape (without the batch). Shapes come from ONNX
+    shape inference with the batch fixed to 1. Conv: ``prod(output [C, H, W]) * C_in / group *
+    prod(kernel)``; ConvTranspose: ``prod(input [C, H, W]) * C_out / group * prod(kernel)``. Element-wise
+    ops (GELU, adds, resizes) are not counted: a few per value, and not what the papers' MACs count either.
     """
     import onnx
 
-    model = load_graph(pkg)
+    model = onnx.ModelProto.FromString(model.SerializeToString())  # shapes are fixed on a copy
     for inp in model.graph.input:
         dims = inp.type.tensor_type.shape.dim
-        if inp.name in pkg.embed_shapes:
-            for d, size in zip(dims, (1, *pkg.embed_shapes[inp.name]), strict=True):
+        if inp.name in input_shapes:
+            for d, size in zip(dims, (1, *input_shapes[inp.name]), strict=True):
                 d.Clear()
                 d.dim_value = size
     model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
