@@ -53,37 +53,20 @@ from ..layers import ConvNeXtEncoder, DownConv, NeRVBlock, UpConv, out_image
 from ..registry import register_model
 from ..sizing import channel_widths, fit_width, kernel_sizes, strides_for
 from ..wavelets import HaarDWT
+from .hnerv import HNeRVConfig
 
 
 @dataclass
-class HFEHNeRVConfig:
-    frame_hw: tuple[int, int]
-    """Output frame size (H, W) in pixels."""
-    strides: list[int]
-    """Decoder up-sampling strides (HNeRV's); the content encoder down-samples by the same."""
-    fc_dim: int
-    """Channels after the first 1x1 conv (and of the HFM); set from the parameter budget."""
+class HFEHNeRVConfig(HNeRVConfig):
+    """HNeRV's fields, where ``embed_dim`` counts the content embedding, ``fc_dim`` is also the HFM's width
+    and ``enc_dim`` the width of both encoders; plus the high-frequency embedding and the loss weights."""
+
     hf_dim: int = 8
     """High-frequency embedding channels per frame."""
-    embed_dim: int = 16
-    """Content embedding channels per frame."""
-    enc_dim: int = 64
-    """Width of every encoder stage but the last (both encoders)."""
-    ks: tuple[int, int] = (1, 5)
-    """Decoder kernel sizes: first stage and cap (HNeRV's ``0_1_5``)."""
-    reduce: float = 1.2
-    """Channel reduction per stage."""
-    lower_width: int = 12
-    """Smallest channel width of a stage."""
     alpha: float = 0.7
     """Weight of L1 against ``1 - SSIM`` in the spatial loss."""
     freq_weight: float = 1.0
     """``mu``: weight of the dynamic weighted frequency loss."""
-
-    def __post_init__(self):
-        self.frame_hw = tuple(self.frame_hw)
-        self.ks = tuple(self.ks)
-        self.strides = list(self.strides)
 
     @classmethod
     def for_video(cls, frame_hw, num_frames: int, size: float) -> HFEHNeRVConfig:

@@ -22,12 +22,15 @@ from ..sizing import channel_widths, hnerv_fc_dim, kernel_sizes, strides_for
 
 @dataclass
 class HNeRVConfig:
+    """HNeRV's geometry. SNeRV and HFE-HNeRV subclass it and add their own fields (after these)."""
+
     frame_hw: tuple[int, int]
     """Output frame size (H, W) in pixels."""
     strides: list[int]
     """Decoder up-sampling strides; the encoder down-samples by the same (HNeRV's fc_h = fc_w = 1)."""
     fc_dim: int
-    """Channels after the first 1x1 conv; set from the parameter budget by the official rule."""
+    """Channels after the first 1x1 conv; set from the parameter budget by the family's ``for_video``
+    (HNeRV: the official closed-form rule)."""
     embed_dim: int = 16
     """Embedding channels per frame (``--enc_dim 64_16``)."""
     enc_dim: int = 64

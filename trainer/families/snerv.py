@@ -51,6 +51,7 @@ from ..layers import ConvNeXtEncoder, DownConv, NeRVBlock, UpConv, out_image
 from ..registry import register_model
 from ..sizing import channel_widths, fit_width, kernel_sizes, strides_for
 from ..wavelets import HaarDWT, HaarIDWT
+from .hnerv import HNeRVConfig
 
 RANGE_EPS = 1e-6
 """Smallest LL range used for normalisation (a flat frame would otherwise divide by zero)."""
@@ -60,32 +61,17 @@ _RB_BY_SIZE = ((0.5, 2), (1.0, 3), (2.0, 4), (4.0, 6), (5.0, 8))
 
 
 @dataclass
-class SNeRVConfig:
-    frame_hw: tuple[int, int]
-    """Output frame size (H, W) in pixels; both even (one Haar level)."""
-    strides: list[int]
+class SNeRVConfig(HNeRVConfig):
+    """HNeRV's fields, where ``frame_hw`` must have even sides (one Haar level), ``fc_dim`` is ``C0`` (the
+    input width of the first UB) and the embedding ``e_t`` is 16x2x4 at 640x1280; plus the MF blocks'
+    depth and the loss mix."""
+
+    strides: list[int]  # re-declared only for what it means here; it keeps its place among the fields
     """UB strides; their product takes the embedding to the LL size (H/2, W/2)."""
-    fc_dim: int
-    """``C0``: channels after the first 1x1 conv, the input width of the first UB."""
     num_res_blocks: int = 6
     """``N_RB``: residual blocks in each of the two MF blocks."""
-    embed_dim: int = 16
-    """Embedding channels per frame (``e_t`` is 16x2x4 at 640x1280)."""
-    enc_dim: int = 64
-    """Encoder width of every stage but the last."""
-    ks: tuple[int, int] = (1, 5)
-    """UB kernel sizes: first stage and cap (HNeRV's ``0_1_5``)."""
-    reduce: float = 1.2
-    """Channel reduction per UB (supplementary A.1)."""
-    lower_width: int = 12
-    """Smallest UB width."""
     alpha: float = 0.7
     """Weight of L1 against ``1 - SSIM`` in Eq. (2)."""
-
-    def __post_init__(self):
-        self.frame_hw = tuple(self.frame_hw)
-        self.ks = tuple(self.ks)
-        self.strides = list(self.strides)
 
     @classmethod
     def for_video(cls, frame_hw, num_frames: int, size: float) -> SNeRVConfig:
