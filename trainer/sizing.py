@@ -6,7 +6,7 @@ The budget counts decoder parameters plus the per-frame embeddings (the papers' 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -104,3 +104,21 @@ def fit_width(count: Callable[[int], int], target: int, lo: int = 4, hi: int = 4
         else:
             hi = mid
     return lo if abs(count(lo) - target) <= abs(count(hi) - target) else hi
+
+
+def fit_width_and_option(count: Callable[[int, int], int], target: int, options: Iterable[int]) -> tuple[int, int]:
+    """:func:`fit_width` for a family with a second, discrete size knob (SNeRV's ``N_RB``, HFE's ``hf_dim``).
+
+    ``count(width, option)`` is the exact parameter count. Options are tried in the order given (the
+    preferred one first): the width is fitted for each, the closest count wins (the earlier option on a
+    tie), and the search stops at the first option within 1 % of ``target``. Returns ``(width, option)``.
+    """
+    best = None
+    for option in options:
+        width = fit_width(lambda w, option=option: count(w, option), target)
+        err = abs(count(width, option) - target)
+        if best is None or err < best[0]:
+            best = (err, width, option)
+        if err <= 0.01 * target:
+            break
+    return best[1], best[2]

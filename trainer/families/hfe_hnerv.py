@@ -51,7 +51,7 @@ from ..errors import UserError
 from ..l1_ssim import l1_ssim_loss
 from ..layers import ConvNeXtEncoder, DownConv, NeRVBlock, UpConv, out_image
 from ..registry import register_model
-from ..sizing import channel_widths, fit_width, kernel_sizes, strides_for
+from ..sizing import channel_widths, fit_width_and_option, kernel_sizes, strides_for
 from ..wavelets import HaarDWT
 from .hnerv import HNeRVConfig
 
@@ -72,19 +72,12 @@ class HFEHNeRVConfig(HNeRVConfig):
     def for_video(cls, frame_hw, num_frames: int, size: float) -> HFEHNeRVConfig:
         strides = strides_for(frame_hw)
         target = int(round(size * 1e6))
-        best = None
-        for hf in (8, *range(4, 8), *range(9, 17)):
 
-            def count(c, hf=hf):
-                return budget_count(cls(frame_hw=frame_hw, strides=strides, fc_dim=c, hf_dim=hf), num_frames)
+        def count(c, hf):
+            return budget_count(cls(frame_hw=frame_hw, strides=strides, fc_dim=c, hf_dim=hf), num_frames)
 
-            c = fit_width(count, target)
-            err = abs(count(c) - target)
-            if best is None or err < best[0]:
-                best = (err, c, hf)
-            if err <= 0.01 * target:
-                break
-        return cls(frame_hw=frame_hw, strides=strides, fc_dim=best[1], hf_dim=best[2])
+        c, hf = fit_width_and_option(count, target, (8, *range(4, 8), *range(9, 17)))
+        return cls(frame_hw=frame_hw, strides=strides, fc_dim=c, hf_dim=hf)
 
 
 def budget_count(config: HFEHNeRVConfig, num_frames: int) -> int:

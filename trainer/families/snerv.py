@@ -49,7 +49,7 @@ from ..errors import UserError
 from ..l1_ssim import l1_ssim_loss
 from ..layers import ConvNeXtEncoder, DownConv, NeRVBlock, UpConv, out_image
 from ..registry import register_model
-from ..sizing import channel_widths, fit_width, kernel_sizes, strides_for
+from ..sizing import channel_widths, fit_width_and_option, kernel_sizes, strides_for
 from ..wavelets import HaarDWT, HaarIDWT
 from .hnerv import HNeRVConfig
 
@@ -78,22 +78,12 @@ class SNeRVConfig(HNeRVConfig):
         strides = strides_for(ll_size(frame_hw))
         target = int(round(size * 1e6))
         rb = next((n for limit, n in _RB_BY_SIZE if size <= limit), 10)
-        best = None
-        for n_rb in (rb, rb - 1, rb + 1):
-            if n_rb < 1:
-                continue
 
-            def count(c0, n_rb=n_rb):
-                return budget_count(cls(frame_hw=frame_hw, strides=strides, fc_dim=c0, num_res_blocks=n_rb),
-                                    num_frames)
+        def count(c0, n_rb):
+            return budget_count(cls(frame_hw=frame_hw, strides=strides, fc_dim=c0, num_res_blocks=n_rb), num_frames)
 
-            c0 = fit_width(count, target)
-            err = abs(count(c0) - target)
-            if best is None or err < best[0]:
-                best = (err, c0, n_rb)
-            if err <= 0.01 * target:
-                break
-        return cls(frame_hw=frame_hw, strides=strides, fc_dim=best[1], num_res_blocks=best[2])
+        c0, n_rb = fit_width_and_option(count, target, [n for n in (rb, rb - 1, rb + 1) if n >= 1])
+        return cls(frame_hw=frame_hw, strides=strides, fc_dim=c0, num_res_blocks=n_rb)
 
 
 def ll_size(frame_hw) -> tuple[int, int]:
