@@ -1,36 +1,21 @@
-"""HFE-HNeRV: WFD vs PyWavelets, harmonic activation, HFM, losses vs numpy, budgets, training, ONNX."""
+"""HFE-HNeRV: WFD vs PyWavelets, harmonic activation, HFM, losses vs numpy, its own budget count (shapes,
+training, budgets and export of every family: test_families.py, test_passes.py)."""
 
 from __future__ import annotations
-
-import io
 
 import numpy as np
 import pytest
 import pywt
 import torch
-from wavelet_family_refs import l1_ssim_np, textured_clip
+from family_refs import PAPER_FRAMES, clip, fitted, l1_ssim_np, meta_encode
 
-from nervkit.trainer.base import DecoderGraph
-from nervkit.trainer.families.hfe_hnerv import WFD, Harmonic, HFEHNeRVConfig, budget_count, frequency_loss
-from nervkit.trainer.metrics import psnr
+from nervkit.trainer.families.hfe_hnerv import WFD, Harmonic, budget_count, frequency_loss
 from nervkit.trainer.registry import create_model
 
 
 def _tiny(n=8):
     torch.manual_seed(0)
     return create_model("test-hfe-hnerv", (32, 64), n)
-
-
-def test_encode_decode_shapes_and_range():
-    frames = textured_clip(8)
-    model = _tiny()
-    assert model.embed_names == ("embed", "hf_embed")
-    with torch.no_grad():
-        e = model.encode(frames)
-        out = model.decode(e["embed"], e["hf_embed"])
-    assert e["embed"].shape == (8, 8, 2, 4) and e["hf_embed"].shape == (8, 4, 2, 4)
-    assert out.shape == frames.shape
-    assert out.min() >= 0 and out.max() <= 1
 
 
 def test_wfd_sums_the_pywavelets_detail_bands():
@@ -84,7 +69,7 @@ def test_frequency_loss_is_the_dynamic_weighted_formula():
 
 
 def test_total_loss_is_l1_ssim_plus_frequency_term():
-    frames = textured_clip(2)
+    frames = clip(2)
     model = _tiny(2)
     with torch.no_grad():
         total, recon = model.loss(frames)
@@ -94,50 +79,9 @@ def test_total_loss_is_l1_ssim_plus_frequency_term():
     assert total.item() == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.parametrize("size", [0.35, 0.75, 1.5, 3.0])
-def test_budget_within_two_percent_at_640x1280(size):
-    config = HFEHNeRVConfig.for_video((640, 1280), 132, size)
-    count = budget_count(config, 132)
-    assert abs(count - size * 1e6) <= 0.02 * size * 1e6
-
-
 def test_budget_count_is_the_real_model():
-    model = create_model("hfe-hnerv", (640, 1280), 132, 0.35)
+    model = fitted("hfe-hnerv", 0.35)
     c = model.config
-    with torch.no_grad():
-        e = model.encode(torch.rand(1, 3, 640, 1280))
+    e = meta_encode(model)
     assert e["embed"].shape == (1, 16, 2, 4) and e["hf_embed"].shape == (1, c.hf_dim, 2, 4)
-    assert budget_count(c, 132) == model.decoder_parameters() + 132 * (16 + c.hf_dim) * 2 * 4
-
-
-def test_trains_and_improves_psnr():
-    frames = textured_clip(8)
-    model = _tiny()
-    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
-    with torch.no_grad():
-        before = psnr(model(frames), frames).mean().item()
-    for _ in range(30):
-        loss, _ = model.loss(frames)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        after = psnr(model(frames), frames).mean().item()
-    assert after > before + 1.0, (before, after)
-
-
-def test_onnx_export_matches_eager():
-    ort = pytest.importorskip("onnxruntime")
-    model = _tiny(4).eval()
-    with torch.no_grad():
-        e = model.encode(textured_clip(4))
-        inputs = (e["embed"], e["hf_embed"])
-        eager = model.decode(*inputs).numpy()
-        buf = io.BytesIO()
-        names = list(model.embed_names)
-        torch.onnx.export(DecoderGraph(model.set_exportable()), inputs, buf, input_names=names,
-                          output_names=["frames"], opset_version=17, dynamo=False,
-                          dynamic_axes={**{k: {0: "n"} for k in names}, "frames": {0: "n"}})
-    sess = ort.InferenceSession(buf.getvalue(), providers=["CPUExecutionProvider"])
-    out = sess.run(None, {k: v.numpy() for k, v in zip(names, inputs, strict=True)})[0]
-    np.testing.assert_allclose(out, eager, atol=1e-4)
+    assert budget_count(c, PAPER_FRAMES) == model.decoder_parameters() + 132 * (16 + c.hf_dim) * 2 * 4
