@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny import tiny_model_pt
 
 from nervkit.export.cli import main as export_main
 from nervkit.runtime import open_package
@@ -17,13 +18,7 @@ from nervkit.trainer.registry import create_model
 
 @pytest.fixture(scope="module")
 def model_pt(tmp_path_factory):
-    torch.manual_seed(0)
-    model = create_model("test-hnerv", (32, 64), 4).eval()
-    with torch.no_grad():
-        embeds = model.encode(torch.rand(4, 3, 32, 64))
-    path = tmp_path_factory.mktemp("cli") / "model.pt"
-    save_model(path, LoadedModel(model, VideoInfo(4, 32, 64, fps=30.0), embeds))
-    return path
+    return tiny_model_pt(tmp_path_factory.mktemp("cli") / "model.pt", fps=30.0)
 
 
 def test_export_then_info(model_pt, tmp_path, capsys):

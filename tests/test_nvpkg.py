@@ -10,26 +10,20 @@ import zlib
 
 import numpy as np
 import pytest
-import torch
+from tiny import tiny_loaded
 
 from nervkit.export.nvpkg import ExportOptions, build_package
 from nervkit.export.quantize import quantize_tensor
 from nervkit.runtime import Decoder, PackageError, open_package
 from nervkit.runtime.container import MAX_MANIFEST
 from nervkit.runtime.info import main as info_main
-from nervkit.trainer.checkpoint import LoadedModel, VideoInfo
-from nervkit.trainer.registry import create_model
 
 HEADER = struct.Struct("<8sHHIQ32s")  # the documented layout (docs/nvpkg-format.md), restated here
 
 
 def make_tiny(tmp_path, frames: int = 5, hw=(32, 64), name: str = "tiny.nvpkg", **opts):
     """A random-weight test-hnerv model, its LoadedModel, and its package path."""
-    torch.manual_seed(0)
-    model = create_model("test-hnerv", hw, frames).eval()
-    with torch.no_grad():
-        embeds = model.encode(torch.rand(frames, 3, *hw))
-    loaded = LoadedModel(model, VideoInfo(frames, *hw, fps=25.0), embeds)
+    loaded = tiny_loaded(frames=frames, hw=hw)
     path = tmp_path / name
     report = build_package(loaded, path, ExportOptions(eval_frames=0, **opts))
     return loaded, path, report

@@ -8,13 +8,11 @@ import importlib.util
 import numpy as np
 import onnx
 import pytest
-import torch
+from tiny import tiny_model_pt
 
 from nervkit.export.cli import main as export_main
 from nervkit.export.haar_onnx import HAAR_DOMAIN, dwt_reference, idwt_reference
 from nervkit.export.trt.onnx_ops import TRT_ONNX_OPS
-from nervkit.trainer.checkpoint import LoadedModel, VideoInfo, save_model
-from nervkit.trainer.registry import create_model
 
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None and importlib.util.find_spec("pycuda") is not None
 needs_trt = pytest.mark.skipif(not HAS_TRT, reason="TensorRT and pycuda are not installed (no NVIDIA GPU "
@@ -23,13 +21,7 @@ needs_trt = pytest.mark.skipif(not HAS_TRT, reason="TensorRT and pycuda are not 
 
 @pytest.fixture(scope="module")
 def snerv_pt(tmp_path_factory):
-    torch.manual_seed(0)
-    model = create_model("test-snerv", (32, 64), 2).eval()
-    with torch.no_grad():
-        embeds = model.encode(torch.rand(2, 3, 32, 64))
-    path = tmp_path_factory.mktemp("trt") / "model.pt"
-    save_model(path, LoadedModel(model, VideoInfo(2, 32, 64, fps=25.0), embeds))
-    return path
+    return tiny_model_pt(tmp_path_factory.mktemp("trt") / "model.pt", name="test-snerv", frames=2)
 
 
 @pytest.mark.skipif(HAS_TRT, reason="checks the message shown where TensorRT is missing")
