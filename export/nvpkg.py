@@ -12,6 +12,7 @@ import torch
 
 from ..runtime import Decoder, open_package, write_package
 from ..trainer.checkpoint import LoadedModel
+from ..trainer.metrics import psnr
 from .compress import compress, dequantized_embeddings, dequantized_model
 from .onnx_graph import export_decoder_onnx, externalize_weights, save_onnx
 from .passes.pipeline import optimize_for
@@ -44,8 +45,8 @@ def bits_per_pixel(file_bytes: int, num_frames: int, height: int, width: int) ->
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else float(-10.0 * np.log10(mse))
+    """Mean over frames of the per-frame PSNR (dB) of ``[n, 3, H, W]`` arrays in [0, 1], as training reports."""
+    return float(psnr(torch.from_numpy(a), torch.from_numpy(b)).mean())
 
 
 def _reference_frames(loaded: LoadedModel, n: int) -> np.ndarray | None:
