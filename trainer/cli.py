@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--resume", action="store_true", help="continue the interrupted run saved in --output")
-    p.add_argument("--json", metavar="FILE", help="write the training history and final metrics as JSON")
+    p.add_argument("--json", metavar="FILE", help="write the training history and final metrics as JSON ('-' = stdout)")
     return p
 
 
@@ -97,7 +97,9 @@ def run(argv=None, on_epoch_end=None) -> dict:
     result = {"model": args.model, "output": str(out), "frames": n, "height": h, "width": w,
               "decoder_params": params, "epochs": cfg.epochs, "seconds": seconds,
               "psnr": last_eval["psnr"], "ms_ssim": last_eval["ms_ssim"], "history": loaded.train["history"]}
-    if args.json:
+    if args.json == "-":
+        print(json.dumps(result, indent=2))
+    elif args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     print(f"nerv-train: wrote {out}: PSNR {result['psnr']:.2f} dB, MS-SSIM {result['ms_ssim']:.4f}, "
           f"{seconds:.1f} s", file=sys.stderr)
