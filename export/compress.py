@@ -69,11 +69,15 @@ def dequantized_model(loaded: LoadedModel, compressed: Compressed):
     model = copy.deepcopy(loaded.model).eval()
     with torch.no_grad():
         for k, p in decoder_state(model).items():
-            p.copy_(torch.from_numpy(compressed.weights[k].dequantize()))
+            p.copy_(_as_tensor(compressed.weights[k]))
     return model
 
 
 def dequantized_embeddings(compressed: Compressed) -> dict[str, torch.Tensor]:
     """Dequantised embeddings as float32 tensors."""
-    return {k: torch.from_numpy(np.ascontiguousarray(q.dequantize()))
-            for k, q in compressed.embeddings.items()}
+    return {k: _as_tensor(q) for k, q in compressed.embeddings.items()}
+
+
+def _as_tensor(q: Quantized) -> torch.Tensor:
+    """The dequantised values as a float32 tensor; 0-d parameters (numpy scalars) included."""
+    return torch.tensor(np.asarray(q.dequantize(), dtype=np.float32))

@@ -83,6 +83,22 @@ def test_quantizer_constant_tensor_is_exact():
     np.testing.assert_array_equal(q.dequantize(), np.full((4, 4), 0.25, dtype=np.float32))
 
 
+def test_scalar_parameter_survives_compression():
+    """A 0-d parameter (a learnable scale) quantises and comes back as a 0-d float32 tensor."""
+    from nervkit.export.compress import Compressed, dequantized_model
+    from nervkit.trainer.checkpoint import LoadedModel, VideoInfo
+
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.tensor(0.3))
+
+    model = Scaled()
+    weights = {"scale": quantize_tensor(model.scale.detach(), 8)}
+    out = dequantized_model(LoadedModel(model, VideoInfo(1, 2, 2), {}), Compressed(weights, {}, False))
+    assert out.scale.shape == () and out.scale.item() == pytest.approx(0.3, abs=1e-6)
+
+
 def test_global_pruning_fraction_and_biases_kept():
     torch.manual_seed(0)
     tensors = {"a.weight": torch.randn(40, 10, 3, 3), "b.weight": torch.randn(20, 40) * 3,
