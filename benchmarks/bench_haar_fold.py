@@ -23,8 +23,8 @@ import torch
 
 from nervkit.export.onnx_graph import export_decoder_onnx
 from nervkit.export.passes.pipeline import optimize_for
-from nervkit.player.graph import graph_macs
 from nervkit.player.machine import describe
+from nervkit.player.macs import graph_macs
 from nervkit.runtime.timing import measure
 from nervkit.trainer.registry import create_model
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import torch
 
-from nervkit.export.nvpkg import ExportOptions, build_package
-from nervkit.player.graph import macs_per_frame
+from nervkit.export.build import ExportOptions, build_package
 from nervkit.player.machine import describe
+from nervkit.player.macs import macs_per_frame
 from nervkit.runtime import open_package
 from nervkit.trainer import cli as train_cli
 from nervkit.trainer.checkpoint import load_model

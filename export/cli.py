@@ -15,7 +15,7 @@ from ..runtime.errors import UserError, run_cli
 from ..runtime.jsonout import write_json
 from ..trainer.checkpoint import load_model
 from ..trainer.errors import UserError as TrainerUserError
-from .nvpkg import ExportOptions, build_package
+from .build import ExportOptions, build_package
 from .onnx_graph import save_onnx
 from .trt.engine import cached_engine, trt_graph
 

@@ -38,7 +38,7 @@ HAAR_FILTERS = 0.5 * np.array([[[1, 1], [1, 1]],      # LL
                               dtype=np.float64)
 """``[band, di, dj]``: the 2x2 analysis filters; rows are orthonormal as 4-vectors."""
 
-_NUMPY_PAD = {"zero": "constant", "symmetric": "edge", "periodization": "edge", "reflect": "reflect"}
+_NUMPY_PAD = {"zero": "constant", "periodization": "edge"}
 
 
 def is_haar(node: onnx.NodeProto) -> bool:

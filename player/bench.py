@@ -27,7 +27,7 @@ from nervkit.runtime.timing import measure
 from . import machine
 from .benchreport import plot, table
 from .frames import parse_frames
-from .graph import macs_per_frame
+from .macs import macs_per_frame
 
 EAGER = "hnerv-eager"
 BATCH_CANDIDATES = (1, 2, 4, 8, 16, 32)

@@ -20,7 +20,7 @@ from onnx import helper, numpy_helper
 
 from nervkit.runtime.errors import UserError
 
-from .graph import load_graph
+from .macs import load_graph
 
 
 def _ints(t) -> list[int]:

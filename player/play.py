@@ -24,7 +24,7 @@ from nervkit.runtime.errors import UserError, run_cli
 
 from .frames import parse_frames
 from .prefetch import Prefetcher
-from .writers import open_sink
+from .sinks import open_sink
 
 
 def build_parser() -> argparse.ArgumentParser:

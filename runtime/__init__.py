@@ -12,8 +12,8 @@ from .backends import available_backends
 from .decoder import Decoder, to_uint8
 from .errors import PackageError, UserError
 from .package import Package, open_package
+from .package_writer import write_package
 from .quant import Quantized
-from .writer import write_package
 
 __all__ = ["Decoder", "Package", "PackageError", "Quantized", "UserError", "available_backends",
            "open_package", "to_uint8", "write_package"]

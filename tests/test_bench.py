@@ -14,7 +14,7 @@ from PIL import Image
 from test_play_cli import make_package
 
 from nervkit.player.bench import main
-from nervkit.player.graph import macs_per_frame
+from nervkit.player.macs import macs_per_frame
 from nervkit.runtime import open_package
 
 
@@ -104,5 +104,5 @@ def test_bad_arguments_exit_2(pkgs, capsys, args, message):
 
 def test_player_imports_no_torch():
     code = ("import sys, nervkit.player.play, nervkit.player.bench, nervkit.player.window, "
-            "nervkit.player.graph; assert 'torch' not in sys.modules, 'torch imported'")
+            "nervkit.player.macs; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)

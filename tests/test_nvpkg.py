@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from tiny import tiny_loaded
 
-from nervkit.export.nvpkg import ExportOptions, build_package
+from nervkit.export.build import ExportOptions, build_package
 from nervkit.export.quantize import quantize_tensor
 from nervkit.runtime import Decoder, PackageError, open_package
 from nervkit.runtime.container import MAX_MANIFEST

@@ -11,7 +11,7 @@ from PIL import Image
 
 from nervkit.player.frames import parse_frames
 from nervkit.player.prefetch import Prefetcher
-from nervkit.player.writers import open_sink
+from nervkit.player.sinks import open_sink
 from nervkit.runtime.errors import UserError
 
 H, W = 6, 10  # even sizes for 4:2:0 video; odd sizes are covered below

@@ -12,7 +12,7 @@ import torch
 from conftest import OFFICIAL_PSNR_FLOAT, OFFICIAL_PSNR_UINT8
 from PIL import Image
 
-from nervkit.export.nvpkg import ExportOptions, build_package
+from nervkit.export.build import ExportOptions, build_package
 from nervkit.runtime import Decoder, open_package, to_uint8
 from nervkit.trainer.checkpoint import load_model
 

@@ -11,7 +11,7 @@ import pytest
 from tiny import tiny_model_pt
 
 from nervkit.export.cli import main as export_main
-from nervkit.export.haar_onnx import HAAR_DOMAIN, dwt_reference, idwt_reference
+from nervkit.export.haar_onnx import HAAR_DOMAIN, HAAR_MODES, dwt_reference, idwt_reference
 from nervkit.export.trt.onnx_ops import TRT_ONNX_OPS
 
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None and importlib.util.find_spec("pycuda") is not None
@@ -53,7 +53,7 @@ def test_engine_builds_and_matches_eager(snerv_pt):
 
 
 @needs_trt
-@pytest.mark.parametrize("mode", ["zero", "symmetric", "reflect"])
+@pytest.mark.parametrize("mode", HAAR_MODES)
 def test_haar_plugin_kernels_match_the_numpy_reference(mode):
     from nervkit.export.passes.pipeline import optimize_for
     from nervkit.export.trt.engine import build_engine

@@ -15,9 +15,9 @@ block ``[[a, b], [c, d]]``::
     band1 = (a - b + c - d) / 2   band2 = (a - b - c + d) / 2
 
 Odd sizes are padded by one row/column at the bottom/right; the mode says with what (as pytorch_wavelets
-and PyWavelets do for the length-2 Haar filter): ``zero`` with zeros, ``symmetric`` and ``periodization``
-by repeating the edge sample, ``reflect`` by mirroring without the edge (``x[H - 2]``). The inverse is the
-same for every mode: ``[N, C, h, w], [N, C, 3, h, w] -> [N, C, 2h, 2w]`` (a caller crops odd sizes).
+and PyWavelets do for the length-2 Haar filter): ``zero`` (pytorch_wavelets' default) with zeros,
+``periodization`` (the official SNeRV code's mode) by repeating the edge sample. The inverse is the same
+for both: ``[N, C, h, w], [N, C, 3, h, w] -> [N, C, 2h, 2w]`` (a caller crops odd sizes).
 """
 
 from __future__ import annotations
@@ -34,10 +34,9 @@ HAAR_DOMAIN = "nervkit"
 """ONNX domain of the custom Haar nodes; TensorRT plugins register under the same namespace."""
 HAAR_OPSET = 1
 """Version of the ``nervkit`` ONNX domain (and of the TensorRT plugins)."""
-HAAR_MODES = ("zero", "symmetric", "reflect", "periodization")
-"""pytorch_wavelets' padding modes; for Haar they differ only in the odd-size pad row/column."""
-_TORCH_PAD = {"zero": "constant", "symmetric": "replicate", "periodization": "replicate",
-              "reflect": "reflect"}
+HAAR_MODES = ("zero", "periodization")
+"""The padding modes the families' official codes use; for Haar they differ only in the odd-size pad."""
+_TORCH_PAD = {"zero": "constant", "periodization": "replicate"}
 
 
 def import_pytorch_wavelets():
@@ -163,10 +162,10 @@ class HaarDWT(nn.Module):
 class HaarIDWT(nn.Module):
     """``(ll [N, C, h, w], high [N, C, 3, h, w]) -> x [N, C, 2h, 2w]``."""
 
-    def __init__(self, exportable: bool = False, mode: str = "zero"):
+    def __init__(self, exportable: bool = False):
         super().__init__()
         self.exportable = exportable
-        self._ptw = import_pytorch_wavelets().DWTInverse(wave="haar", mode=_check_mode(mode))
+        self._ptw = import_pytorch_wavelets().DWTInverse(wave="haar")
 
     def forward(self, ll: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
         if self.exportable:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import onnx
 from onnx import numpy_helper
 
-from .graph import attr, consumers, graph_outputs, producers, remove_unused, shapes
+from .onnx_edit import attr, consumers, graph_outputs, producers, remove_unused, shapes
 
 
 def constants_to_initializers(model: onnx.ModelProto) -> onnx.ModelProto:

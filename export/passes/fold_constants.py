@@ -18,8 +18,8 @@ from onnx.reference import ReferenceEvaluator
 
 from ..haar_onnx import is_haar
 from .cleanup import bypass
-from .graph import add_const, const, consumers, graph_outputs, only_feeds, producers, remove_unused, shapes
 from .merge_convs import conv_params
+from .onnx_edit import add_const, const, consumers, graph_outputs, only_feeds, producers, remove_unused, shapes
 
 _AFFINE = ("Mul", "Div", "Add", "Sub")
 

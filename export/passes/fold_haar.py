@@ -21,9 +21,9 @@ import onnx
 from onnx import helper
 
 from ..haar_onnx import DWT_OP, IDWT_OP, is_haar
-from .graph import add_const, attr, fresh_name, only_feeds, producers, replace, shapes
 from .lower_haar import float_dtype, idwt_mix_nodes, lower_node
 from .merge_convs import _plain, conv_params, merge_pair
+from .onnx_edit import add_const, attr, fresh_name, only_feeds, producers, replace, shapes
 
 _GEOMETRY = ("kernel_shape", "strides", "pads", "dilations", "group")
 

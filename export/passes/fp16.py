@@ -20,7 +20,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..haar_onnx import is_haar
-from .graph import add_const, attr, fresh_name, graph_outputs, shapes, toposort
+from .onnx_edit import add_const, attr, fresh_name, graph_outputs, shapes, toposort
 
 KEEP_FP32 = frozenset({"Sin", "Cos", "Exp", "Log", "Pow", "Sqrt", "Reciprocal", "Softmax", "LogSoftmax",
                        "ReduceMean", "ReduceSum", "ReduceSumSquare", "ReduceL2", "ReduceLogSumExp",

@@ -12,7 +12,7 @@ from onnx import helper
 
 from ..haar_onnx import IDWT_OP, is_haar
 from .cleanup import bypass
-from .graph import attr, const, consumers, only_feeds
+from .onnx_edit import attr, const, consumers, only_feeds
 
 
 def _is_unit_clip(model: onnx.ModelProto, node: onnx.NodeProto) -> bool:

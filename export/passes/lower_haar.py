@@ -5,7 +5,7 @@ Both transforms become convolutions, which every runtime does well and :mod:`.me
 - ``HaarDWT``: ``[Pad] -> Conv(W [4C, 1, 2, 2], group C, stride 2) -> Reshape [N, C, 4, h, w] -> Split``
   into ``ll`` (squeezed) and ``high``. Output channel ``4c + band`` is the correlation of channel ``c``
   with ``HAAR_FILTERS[band]``. An odd side is padded by one at the end: zeros through the Conv's own
-  ``pads`` for mode ``zero``, a ``Pad`` node (``edge`` or ``reflect``) for the other modes.
+  ``pads`` for mode ``zero``, a ``Pad`` node (``edge``) for ``periodization``.
 - ``HaarIDWT``: ``Concat([ll, high], axis 2) -> Reshape [N, 4C, h, w] -> Conv 1x1 (group C) ->
   DepthToSpace(2, CRD)``: the 1x1 conv maps the four bands of channel ``c`` to the four pixels of its 2x2
   block (``HAAR_FILTERS`` transposed) and DepthToSpace puts them in place (``4c + 2 di + dj`` ->
@@ -21,9 +21,7 @@ import onnx
 from onnx import helper
 
 from ..haar_onnx import DWT_OP, HAAR_FILTERS, dwt_mode, is_haar
-from .graph import add_const, fresh_name, replace, shapes
-
-_PAD_MODE = {"symmetric": "edge", "periodization": "edge", "reflect": "reflect"}
+from .onnx_edit import add_const, fresh_name, replace, shapes
 
 
 def dwt_weight(channels: int, dtype=np.float32) -> np.ndarray:
@@ -45,7 +43,7 @@ def dwt_nodes(model, x: str, ll: str, high: str, shape: list, mode: str, dtype) 
     if (odd_h or odd_w) and mode != "zero":
         padded = fresh_name(model, f"{x}_haar_pad")
         pads = add_const(model, "haar_pads", np.array([0, 0, 0, 0, 0, 0, odd_h, odd_w], np.int64))
-        nodes.append(helper.make_node("Pad", [x, pads], [padded], mode=_PAD_MODE[mode]))
+        nodes.append(helper.make_node("Pad", [x, pads], [padded], mode="edge"))
         x, conv_pads = padded, [0, 0, 0, 0]
     bands = fresh_name(model, f"{ll}_bands")
     weight = add_const(model, "haar_dwt_w", dwt_weight(c, dtype))

@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from .graph import add_const, attr, const, only_feeds, producers, replace
+from .onnx_edit import add_const, attr, const, only_feeds, producers, replace
 
 
 def conv_params(model: onnx.ModelProto, node: onnx.NodeProto):

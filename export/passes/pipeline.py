@@ -28,9 +28,9 @@ from .fold_constants import fold_constants
 from .fold_haar import fold_haar
 from .fp16 import to_fp16
 from .fuse_trt import fuse_idwt_clamp
-from .graph import remove_unused
 from .lower_haar import lower_haar
 from .merge_convs import merge_convs
+from .onnx_edit import remove_unused
 
 TARGETS = ("ort", "trt")
 PRECISIONS = ("fp32", "fp16")

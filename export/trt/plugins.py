@@ -26,7 +26,7 @@ from ..haar_onnx import HAAR_MODES
 
 PTX = Path(__file__).with_name("kernels") / "haar.ptx"
 BLOCK = 256
-_MODE_CODE = {"zero": 0, "symmetric": 1, "periodization": 1, "reflect": 2}
+_MODE_CODE = {"zero": 0, "periodization": 1}
 _registered = False
 
 

@@ -162,7 +162,7 @@ class SNeRV(NeRVModel):
         n = len(c.strides)
         # Everything only the encoder side needs lives under ``encoder`` (not exported, not in the budget).
         self.encoder = nn.ModuleDict({
-            "dwt": HaarDWT(),
+            "dwt": HaarDWT(mode="periodization"),  # the official code's mode
             "stages": ConvNeXtEncoder(c.strides, [c.enc_dim] * (n - 1) + [c.embed_dim]),
         })
         self.idwt = HaarIDWT()

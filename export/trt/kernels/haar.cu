@@ -14,11 +14,11 @@ template <> __device__ __forceinline__ float load<__half>(const __half* p, long 
 template <typename T> __device__ __forceinline__ void store(T* p, long i, float v) { p[i] = T(v); }
 template <> __device__ __forceinline__ void store<__half>(__half* p, long i, float v) { p[i] = __float2half(v); }
 
-// mode: 0 zero, 1 edge (symmetric, periodization), 2 reflect -- how the odd last row/column is padded.
+// mode: 0 zero, 1 edge (periodization) -- how the odd last row/column is padded.
 __device__ __forceinline__ int pad_index(int i, int n, int mode, bool* zero) {
     if (i < n) return i;
-    if (mode == 0) { *zero = true; return n - 1; }
-    return mode == 1 ? n - 1 : n - 2;
+    if (mode == 0) *zero = true;
+    return n - 1;
 }
 
 template <typename T>

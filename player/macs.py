@@ -1,4 +1,4 @@
-"""A package's decoder graph as ONNX, and what it costs: multiply-accumulates per frame.
+"""A package's decoder graph as ONNX, and what it costs: multiply-accumulates per frame (MACs).
 
 Reading the graph's structure needs the ``onnx`` package (protobuf); the runtime itself never does,
 so only nerv-bench imports this, lazily.

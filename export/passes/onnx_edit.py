@@ -1,4 +1,5 @@
-"""Small helpers the graph passes share: constants, producers/consumers, shapes, rewriting.
+"""Helpers that read and rewrite an ONNX graph, shared by the graph passes: constants, producers and
+consumers, shapes, node replacement.
 
 Every pass mutates an ``onnx.ModelProto`` in place and returns it. Tensors that are constant are graph
 initializers (``constants_to_initializers`` turns ``Constant`` nodes into initializers first), so a pass
@@ -144,7 +145,3 @@ def _elem_type(model: onnx.ModelProto, name: str) -> int:
         if v.name == name:
             return v.type.tensor_type.elem_type
     return onnx.TensorProto.FLOAT
-
-
-def op_types(model: onnx.ModelProto) -> set[str]:
-    return {n.op_type for n in model.graph.node}
