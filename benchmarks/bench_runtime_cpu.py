@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +23,7 @@ from nervkit.export.build import ExportOptions, build_package
 from nervkit.player.machine import describe, peak_flops
 from nervkit.player.macs import macs_per_frame
 from nervkit.runtime import Decoder, open_package
+from nervkit.runtime.jsonout import write_json
 from nervkit.runtime.timing import measure
 from nervkit.trainer.checkpoint import load_model
 
@@ -93,12 +92,9 @@ def main(argv=None) -> int:
     out = {"benchmark": "bench_runtime_cpu", "checkpoint": args.ckpt, "batch": b, "warmup": args.warmup,
            "repeats": args.repeats, "macs_per_frame": macs, "speedup": speedup, "machine": info,
            "results": results}
-    path = Path(args.json)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(out, indent=2) + "\n")
-    os.replace(tmp, path)
-    print(f"wrote {path}", file=sys.stderr)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.json, out)
+    print(f"wrote {args.json}", file=sys.stderr)
     return 0
 
 

@@ -12,9 +12,8 @@ import sys
 
 from ..runtime.backends.trt import unavailable as trt_unavailable
 from ..runtime.errors import UserError, run_cli
-from ..runtime.jsonout import write_json
+from ..runtime.jsonout import add_json_argument, write_json
 from ..trainer.checkpoint import load_model
-from ..trainer.errors import UserError as TrainerUserError
 from .build import ExportOptions, build_package
 from .onnx_graph import save_onnx
 from .trt.engine import cached_engine, trt_graph
@@ -34,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="fraction of decoder weights zeroed by global magnitude pruning (default 0)")
     ap.add_argument("--eval-frames", type=int, default=8,
                     help="first frames on which PSNR before/after compression is measured (0: skip)")
-    ap.add_argument("--json", metavar="FILE", help="write the report as JSON to FILE ('-' = stdout)")
+    add_json_argument(ap, "the report")
     return ap
 
 
@@ -86,7 +85,7 @@ def _main(argv) -> int:
 
 
 def main(argv=None) -> int:
-    return run_cli("nerv-export", _main, argv, user_errors=(TrainerUserError,))
+    return run_cli("nerv-export", _main, argv)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..runtime import backends
 from ..runtime.errors import UserError, one_line, run_cli
-from ..runtime.jsonout import write_json
+from ..runtime.jsonout import add_json_argument, write_json
 
 TOLERANCE = 1e-4
 SELF_TEST_MODEL = "test-snerv"
@@ -106,7 +106,7 @@ def _status(entry: dict) -> str:
 
 def _main(argv) -> int:
     ap = argparse.ArgumentParser(prog="nerv-doctor", description=__doc__.splitlines()[0])
-    ap.add_argument("--json", metavar="FILE", help="write the report as JSON to FILE ('-' = stdout)")
+    add_json_argument(ap, "the report")
     ap.add_argument("--no-self-test", action="store_true", help="only report what is installed")
     args = ap.parse_args(argv)
     report = {"environment": _environment(), "backends": {}}

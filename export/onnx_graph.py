@@ -11,13 +11,13 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper
 
+from ..runtime.atomic import write_atomic
 from ..trainer.base import DecoderGraph
 from ..trainer.wavelets import HAAR_DOMAIN, HAAR_OPSET
 
@@ -60,15 +60,8 @@ def export_decoder_onnx(model, embeds_example, path_or_bytes: str | os.PathLike 
 
 
 def save_onnx(proto: onnx.ModelProto, path: str | os.PathLike) -> None:
-    """Write ``proto`` to ``path`` atomically (temporary file, then ``os.replace``)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(proto.SerializeToString())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``proto`` to ``path`` atomically."""
+    write_atomic(path, proto.SerializeToString())
 
 
 def externalize_weights(proto: onnx.ModelProto, weights: dict[str, np.ndarray]) -> tuple[bytes, list[str]]:

@@ -21,7 +21,7 @@ import numpy as np
 from nervkit.runtime import available_backends, open_package
 from nervkit.runtime import backends as runtime_backends
 from nervkit.runtime.errors import UserError, run_cli
-from nervkit.runtime.jsonout import write_json
+from nervkit.runtime.jsonout import add_json_argument, write_json
 from nervkit.runtime.timing import measure
 
 from . import machine
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="untimed calls before timing each batch, at least 1: the first gives the frames "
                         "compared with the baseline (default: 1)")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per batch (default: 3)")
-    p.add_argument("--json", metavar="FILE", help="write every number as JSON to FILE ('-' = stdout)")
+    add_json_argument(p, "every number")
     p.add_argument("--plot", metavar="FILE", help="bar chart of frames per second (.png, .svg, .pdf)")
     return p
 

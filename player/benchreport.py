@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from nervkit.runtime.atomic import AtomicOutput
 from nervkit.runtime.errors import UserError
 
 
@@ -88,14 +87,8 @@ def plot(report: dict, path: str) -> None:
                  + (f" + {m['gpu']}" if "gpu" in m else "")
                  + f"\n{s['warmup']} warm-up + {s['repeats']} timed calls per batch", fontsize=10)
     fig.tight_layout()
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=target.parent or ".")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=120)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with AtomicOutput(path) as out:
+            fig.savefig(out.path, dpi=120, format=Path(path).suffix[1:].lower())
     finally:
         plt.close(fig)

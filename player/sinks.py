@@ -9,15 +9,14 @@ renamed. Only stdout streams as it goes (a pipe cannot be taken back).
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from nervkit.runtime.atomic import AtomicOutput, check_writable
 from nervkit.runtime.errors import UserError
 
 VIDEO_FORMATS = {".mp4": "mp4", ".mkv": "matroska"}
@@ -41,28 +40,12 @@ def _fps_ratio(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
-class _AtomicFile:
-    """A temporary file beside ``path`` that replaces ``path`` only on a clean exit."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".partial{path.suffix}", dir=path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
-
-    def finish(self, ok: bool) -> None:
-        if ok:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
 class Y4MWriter:
     """YUV4MPEG2, 4:4:4 full range: one ``FRAME`` of three ``H x W`` planes per frame."""
 
     def __init__(self, target: str | Path, width: int, height: int, fps: float):
-        self._atomic = None if str(target) == "-" else _AtomicFile(Path(target))
-        self._out: BinaryIO = sys.stdout.buffer if self._atomic is None else self._atomic.tmp.open("wb")
+        self._atomic = None if str(target) == "-" else AtomicOutput(target)
+        self._out: BinaryIO = sys.stdout.buffer if self._atomic is None else os.fdopen(os.dup(self._atomic.fd), "wb")
         r = _fps_ratio(fps)
         self._out.write(f"YUV4MPEG2 W{width} H{height} F{r.numerator}:{r.denominator} Ip A1:1 C444 "
                         "XCOLORRANGE=FULL\n".encode())
@@ -81,7 +64,7 @@ class Y4MWriter:
                 self._out.flush()
             return
         self._out.close()
-        self._atomic.finish(ok)
+        self._atomic.__exit__(exc_type, exc, tb)
 
 
 class VideoWriter:
@@ -95,8 +78,8 @@ class VideoWriter:
             import av
         except ImportError:
             raise UserError(f"writing {target.suffix} needs PyAV: pip install 'nervkit[video]'") from None
-        self._atomic = _AtomicFile(target)
-        self._container = av.open(str(self._atomic.tmp), "w", format=VIDEO_FORMATS[target.suffix.lower()])
+        self._atomic = AtomicOutput(target)
+        self._container = av.open(str(self._atomic.path), "w", format=VIDEO_FORMATS[target.suffix.lower()])
         self._stream = self._container.add_stream("libx264", rate=_fps_ratio(fps))
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
@@ -115,9 +98,12 @@ class VideoWriter:
         try:
             if ok:
                 self._container.mux(self._stream.encode(None))
+        except BaseException:
+            self._atomic.abort()
+            raise
         finally:
             self._container.close()
-            self._atomic.finish(ok)
+        self._atomic.__exit__(exc_type, exc, tb)
 
 
 class PngFolderWriter:
@@ -126,11 +112,9 @@ class PngFolderWriter:
     existing non-empty folder is never touched."""
 
     def __init__(self, target: Path):
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
-            raise UserError(f"--output {target}: exists and is not an empty folder; choose a new name")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self.target = target
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
+        check_writable(target, folder=True)
+        self._atomic = AtomicOutput(target, folder=True)
+        self.tmp = self._atomic.path
 
     def write(self, index: int, frame: np.ndarray) -> None:
         from PIL import Image
@@ -141,12 +125,7 @@ class PngFolderWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            if self.target.exists():
-                self.target.rmdir()  # empty, checked above
-            os.replace(self.tmp, self.target)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        self._atomic.__exit__(exc_type, exc, tb)
 
 
 def open_sink(output: str, width: int, height: int, fps: float):
@@ -159,8 +138,8 @@ def open_sink(output: str, width: int, height: int, fps: float):
     if suffix and not path.is_dir() and suffix != ".y4m" and suffix not in VIDEO_FORMATS:
         raise UserError(f"--output {output}: unknown kind; use .y4m, .mp4, .mkv, a folder for PNGs, "
                         "or - for y4m on stdout")
-    if (suffix == ".y4m" or suffix in VIDEO_FORMATS) and not path.parent.is_dir():
-        raise UserError(f"--output {output}: folder {path.parent} does not exist")
+    if suffix == ".y4m" or suffix in VIDEO_FORMATS:
+        check_writable(path)
     if suffix == ".y4m":
         return Y4MWriter(path, width, height, fps)
     if suffix in VIDEO_FORMATS:

@@ -26,10 +26,10 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
+from .atomic import atomic_open
 from .errors import PackageError
 
 MAGIC = b"\x89NVPKG\r\n"
@@ -177,7 +177,7 @@ class Container:
 
 def write_container(path: str | os.PathLike, manifest: dict, sections: dict[str, bytes],
                     compress: frozenset[str] = frozenset()) -> int:
-    """Write a package atomically (temporary file, then ``os.replace``); returns its size in bytes.
+    """Write a package atomically (:mod:`.atomic`); returns its size in bytes.
 
     ``manifest`` must not contain ``"sections"``; the table is filled in here. Sections named in
     ``compress`` are stored zlib-compressed (level 9) when that makes them smaller.
@@ -196,15 +196,8 @@ def write_container(path: str | os.PathLike, manifest: dict, sections: dict[str,
     text = json.dumps({**manifest, "sections": table}, indent=1, sort_keys=False).encode("utf-8")
     header = _HEADER.pack(MAGIC, MAJOR, MINOR, 0, len(text), hashlib.sha256(text).digest())
     head = header + text
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(head)
-            for blob in blobs:
-                f.write(blob)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        f.write(head)
+        for blob in blobs:
+            f.write(blob)
     return len(head) + offset

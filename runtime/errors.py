@@ -1,11 +1,14 @@
-"""User-facing errors of the torch-free runtime, and the wrapper every nervkit CLI runs under.
+"""The one user-error type of every nervkit layer, and the wrapper every nervkit CLI runs under.
 
 Exit status contract (GUIDE): 0 success, 2 user error (one line on stderr, no traceback),
-1 internal error (traceback), 130 on Ctrl-C.
+1 internal error (traceback), 130 on Ctrl-C, 141 when the reader of stdout went away.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -27,20 +30,23 @@ def one_line(err: BaseException, limit: int = 300) -> str:
 
 
 def run_cli(prog: str, body: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None,
-            user_errors: tuple[type[BaseException], ...] = ()) -> int:
-    """Run ``body(argv)`` with the shared exit-status contract.
+            interrupted: str = "interrupted") -> int:
+    """Run ``body(argv)`` with the shared exit-status contract; the one ``main`` wrapper of every CLI.
 
-    ``user_errors`` adds exception classes that also mean "bad input" (``nervkit.export`` passes the
-    trainer's ``UserError``; runtime cannot import it). ``OSError`` on a user's file is a user error
-    too: a missing file or a full disk is not a bug of ours. ``SystemExit`` from argparse passes
-    through (it already exits 2 on bad arguments).
+    ``UserError`` and ``OSError`` (a missing file or a full disk is not a bug of ours) print one line and
+    give 2; Ctrl-C prints ``interrupted`` and gives 130; a reader that closes our stdout early (``| head``)
+    ends the program quietly with 141 (128 + SIGPIPE), as POSIX tools do; anything else is a bug: the
+    traceback and 1. ``SystemExit`` from argparse passes through (it already exits 2 on bad arguments).
     """
     try:
         code = body(argv)
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+        print(f"{prog}: {interrupted}", file=sys.stderr)
         return 130
-    except (UserError, OSError, *user_errors) as err:
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except (UserError, OSError) as err:
         print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
         return 2
     except SystemExit:
@@ -50,3 +56,9 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int | None], argv:
         print(f"{prog}: internal error (a bug; please report it with the traceback above)", file=sys.stderr)
         return 1
     return int(code or 0)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not hit the closed pipe again."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):  # stdout replaced in tests
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from .errors import run_cli
-from .jsonout import write_json
+from .jsonout import add_json_argument, write_json
 from .package import open_package
 
 
@@ -31,7 +31,7 @@ def describe(path: str) -> dict:
 def _main(argv) -> int:
     ap = argparse.ArgumentParser(prog="nerv-info", description=__doc__.splitlines()[0])
     ap.add_argument("package", help="a .nvpkg file")
-    ap.add_argument("--json", metavar="FILE", help="write the description as JSON to FILE ('-' = stdout)")
+    add_json_argument(ap, "the description")
     args = ap.parse_args(argv)
     info = describe(args.package)
     if args.json:

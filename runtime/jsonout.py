@@ -1,23 +1,30 @@
-"""``--json FILE`` output shared by the CLIs: ``-`` is stdout, a path is written atomically."""
+"""``--json FILE``, defined once for every CLI: the option and its output (``-`` is stdout, a path is
+written atomically, see :mod:`.atomic`)."""
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
 import sys
-from pathlib import Path
+
+from .atomic import check_writable, write_atomic
+
+
+def add_json_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--json FILE``: ``what`` says what the JSON holds (e.g. "the report")."""
+    parser.add_argument("--json", metavar="FILE", help=f"write {what} as JSON to FILE ('-' = stdout)")
+
+
+def check_json_target(target: str | None) -> None:
+    """Refuse a ``--json`` path that cannot be written, before any long work."""
+    if target and target != "-":
+        check_writable(target)
 
 
 def write_json(target: str, obj) -> None:
     text = json.dumps(obj, indent=2, default=float) + "\n"
     if target == "-":
         sys.stdout.write(text)
+        sys.stdout.flush()
         return
-    path = Path(target)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(target, text)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from family_refs import BUDGETS_M, clip, fitted
 
-from nervkit.trainer.errors import UserError
+from nervkit.runtime.errors import UserError
 from nervkit.trainer.families.cf_nerv import ERRH, FARM, CFCBlock, CFNeRV, CFNeRVConfig
 from nervkit.trainer.hybrid import tiny_config
 from nervkit.trainer.registry import create_model

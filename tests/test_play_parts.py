@@ -188,7 +188,7 @@ def test_failed_write_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("name, message", [("clip.avi", "unknown kind"), ("nope/clip.y4m", "does not exist")])
+@pytest.mark.parametrize("name, message", [("clip.avi", "unknown kind"), ("nope/clip.y4m", "not an existing folder")])
 def test_bad_output_names(tmp_path, name, message):
     with pytest.raises(UserError, match=message):
         open_sink(str(tmp_path / name), W, H, 24)

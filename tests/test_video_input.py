@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from nervkit.runtime.errors import UserError
 from nervkit.trainer import cli
-from nervkit.trainer.errors import UserError
 from nervkit.trainer.synthetic import synthetic_clip, write_frames_png
 from nervkit.trainer.video import load_video, parse_hw
 

@@ -16,15 +16,14 @@ a temporary file in the same folder, then ``os.replace``.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from ..runtime.atomic import atomic_open
+from ..runtime.errors import UserError
 from .base import NeRVModel
-from .errors import UserError
 from .registry import config_to_dict, model_from_config
 
 FORMAT = "nervkit-model"
@@ -62,16 +61,8 @@ class LoadedModel:
 
 def atomic_torch_save(obj, path: str | Path) -> None:
     """``torch.save`` to a temporary file next to ``path``, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        torch.save(obj, f)
 
 
 def save_model(path: str | Path, loaded: LoadedModel) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 import torch
 
+from ..runtime.atomic import check_writable
+from ..runtime.errors import UserError, run_cli
+from ..runtime.jsonout import add_json_argument, check_json_target, write_json
 from .checkpoint import VideoInfo, load_model
-from .errors import UserError
 from .registry import create_model, get_spec, model_names
 from .train import TrainConfig, fit
 from .video import load_video, parse_hw
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--resume", action="store_true", help="continue the interrupted run saved in --output")
-    p.add_argument("--json", metavar="FILE", help="write the training history and final metrics as JSON ('-' = stdout)")
+    add_json_argument(p, "the training history and final metrics")
     return p
 
 
@@ -52,6 +53,8 @@ def run(argv=None, on_epoch_end=None) -> dict:
         if getattr(args, flag) < 1:
             raise UserError(f"--{flag.replace('_', '-')} must be at least 1")
     out = Path(args.output)
+    check_writable(out, inputs=(args.input,))  # outputs are checked before any training
+    check_json_target(args.json)
     resume = None
     if args.resume and out.exists():
         prev = load_model(out)
@@ -97,25 +100,21 @@ def run(argv=None, on_epoch_end=None) -> dict:
     result = {"model": args.model, "output": str(out), "frames": n, "height": h, "width": w,
               "decoder_params": params, "epochs": cfg.epochs, "seconds": seconds,
               "psnr": last_eval["psnr"], "ms_ssim": last_eval["ms_ssim"], "history": loaded.train["history"]}
-    if args.json == "-":
-        print(json.dumps(result, indent=2))
-    elif args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+    if args.json:
+        write_json(args.json, result)
     print(f"nerv-train: wrote {out}: PSNR {result['psnr']:.2f} dB, MS-SSIM {result['ms_ssim']:.4f}, "
           f"{seconds:.1f} s", file=sys.stderr)
     return result
 
 
-def main(argv=None) -> int:
-    try:
-        run(argv)
-    except UserError as err:
-        print(f"nerv-train: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("nerv-train: interrupted; the last completed epoch is saved, continue with --resume", file=sys.stderr)
-        return 130
+def _main(argv) -> int:
+    run(argv)
     return 0
+
+
+def main(argv=None) -> int:
+    return run_cli("nerv-train", _main, argv,
+                   interrupted="interrupted; the last completed epoch is saved, continue with --resume")
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..runtime.errors import UserError
 from .base import NeRVModel
-from .errors import UserError
 from .layers import ConvNeXtEncoder, DownConv, NeRVBlock
 from .sizing import channel_widths, fit_width, kernel_sizes, strides_for
 

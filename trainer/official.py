@@ -17,8 +17,8 @@ import math
 
 import torch
 
+from ..runtime.errors import UserError
 from .checkpoint import LoadedModel, VideoInfo
-from .errors import UserError
 from .families.hnerv import HNeRV, HNeRVConfig
 
 _FIRST = "decoder.0.conv.downconv.weight"

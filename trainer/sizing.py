@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from .errors import UserError
+from ..runtime.errors import UserError
 
 NUM_STAGES = 5
 """Up-sampling stages of every family's decoder (HNeRV, HFS-HNeRV, SNeRV, CF-NeRV all use five)."""

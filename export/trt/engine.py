@@ -20,6 +20,7 @@ from pathlib import Path
 
 import onnx
 
+from ...runtime.atomic import write_atomic
 from ...runtime.backends.trt import cache_dir, engine_key, file_sha256, import_pycuda, import_tensorrt
 from ...runtime.errors import UserError
 
@@ -66,9 +67,7 @@ def cached_engine(package_path: str | os.PathLike, graph: onnx.ModelProto, preci
         register_plugins()
         engine = build_engine(graph, max_batch, cache_dir() / f"timing-{trt.__version__}.cache")
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(engine)
-        os.replace(tmp, path)
+        write_atomic(path, engine)
     return path
 
 

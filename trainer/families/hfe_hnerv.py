@@ -46,8 +46,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...runtime.errors import UserError
 from ..base import NeRVModel
-from ..errors import UserError
 from ..l1_ssim import l1_ssim_loss
 from ..layers import ConvNeXtEncoder, DownConv, NeRVBlock, UpConv, out_image
 from ..registry import register_model
