@@ -9,9 +9,7 @@ import torch
 import torch.nn.functional as F
 from family_refs import BUDGETS_M, clip, fitted
 
-from nervkit.runtime.errors import UserError
-from nervkit.trainer.families.cf_nerv import ERRH, FARM, CFCBlock, CFNeRV, CFNeRVConfig
-from nervkit.trainer.hybrid import tiny_config
+from nervkit.trainer.families.cf_nerv import ERRH, FARM, CFCBlock, CFNeRV
 from nervkit.trainer.registry import create_model
 
 
@@ -62,7 +60,7 @@ def mean3x3_inside(x: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("hw", [(8, 12), (7, 9)])
 def test_farm_is_eq4_to_6(hw):
     torch.manual_seed(2)
-    config = tiny_config(CFNeRVConfig)((32, 64), 1)
+    config = CFNeRV.tiny_config((32, 64), 1)
     farm = FARM(6, config)
     with torch.no_grad():
         farm.res_scale.fill_(0.37)  # a trained value, so the scale is seen to be used
@@ -112,11 +110,6 @@ def test_loss_is_mse():
 @pytest.mark.parametrize("size", BUDGETS_M)
 def test_strides_at_640x1280_are_sec_4_1(size):
     assert fitted("cf-nerv", size).config.strides == [5, 4, 4, 2, 2]
-
-
-def test_unreachable_budget_is_a_user_error():
-    with pytest.raises(UserError, match="cannot be met"):
-        CFNeRVConfig.for_video((640, 1280), 132, 0.01)  # the embeddings alone are 0.017 M
 
 
 def test_decoder_exports_standard_ops_only():

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from family_refs import clip
 
-from nervkit.trainer.families.hfs_hnerv import HFSCM, HaarSpatialAttention, HFSHNeRV, HFSHNeRVConfig
+from nervkit.trainer.families.hfs_hnerv import HFSCM, HaarSpatialAttention, HFSHNeRV
 from nervkit.trainer.hfs_loss import hfs_loss
 from nervkit.trainer.registry import create_model
 
@@ -96,7 +96,7 @@ def test_msfrp_wiring():
 
 
 def test_msfrp_reuses_the_160x320_map_at_640x1280():
-    config = HFSHNeRVConfig.for_video((640, 1280), 132, 1.5)
+    config = HFSHNeRV.for_video((640, 1280), 132, 1.5)
     assert config.strides == [5, 4, 4, 2, 2]
     with torch.device("meta"):
         model = HFSHNeRV(config)

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import pywt
 import torch
-from family_refs import BUDGETS_M, PAPER_FRAMES, clip, fitted, l1_ssim_np, meta_encode
+from family_refs import BUDGETS_M, clip, fitted, l1_ssim_np, meta_encode
 
-from nervkit.trainer.families.snerv import SNeRV, SNeRVConfig, budget_count
+from nervkit.trainer.families.snerv import SNeRV, SNeRVConfig
 from nervkit.trainer.registry import create_model
+from nervkit.trainer.sizing import channel_widths
 
 
 def _tiny(n=8):
@@ -58,12 +59,18 @@ def test_strides_at_640x1280_are_supplementary_table1(size):
     assert fitted("snerv", size).config.strides == [5, 4, 2, 2, 2]
 
 
-def test_budget_count_is_the_real_model():
-    model = fitted("snerv", 0.35)
-    e = meta_encode(model)
-    assert e["embed"].shape == (1, 16, 2, 4)  # e_t is 16x2x4 (Sec. 3.4)
-    # decoder + 132 frames x (16x2x4 embedding + LL min and max)
-    assert budget_count(model.config, PAPER_FRAMES) == model.decoder_parameters() + 132 * (16 * 2 * 4 + 2)
+def test_embedding_is_16x2x4_with_two_range_values():
+    e = meta_encode(fitted("snerv", 0.35))
+    assert e["embed"].shape == (1, 16, 2, 4) and e["ll_range"].shape == (1, 2)  # e_t is 16x2x4 (Sec. 3.4)
+    with torch.no_grad():
+        tiny = _tiny(4).encode(clip(4))
+    assert tiny["embed"].shape == (4, 8, 1, 2) and tiny["ll_range"].shape == (4, 2)  # LL 16x32, strides 2,2,2,2,1
+
+
+@pytest.mark.parametrize("size, c0, n_rb", [(0.35, 41, 2), (0.75, 57, 3), (1.5, 81, 4), (3.0, 111, 6)])
+def test_budget_gives_supplementary_table4(size, c0, n_rb):
+    config = fitted("snerv", size).config
+    assert (config.widths[0], config.num_res_blocks) == (c0, n_rb)
 
 
 def test_decoder_exports_one_haar_idwt():
@@ -79,7 +86,8 @@ def test_decoder_exports_one_haar_idwt():
 @pytest.mark.parametrize("c0, n_rb, paper_m", [(111, 6, 3.01), (132, 8, 4.55), (148, 10, 5.93)])
 def test_decoder_size_matches_supplementary_table4(c0, n_rb, paper_m):
     """The paper's own configurations at 640x1280 give the decoder sizes it reports (within 0.02M)."""
-    config = SNeRVConfig(frame_hw=(640, 1280), strides=[5, 4, 2, 2, 2], fc_dim=c0, num_res_blocks=n_rb)
+    config = SNeRVConfig(frame_hw=(640, 1280), strides=[5, 4, 2, 2, 2], widths=channel_widths(c0, 1.2, 12),
+                         num_res_blocks=n_rb)
     with torch.device("meta"):
         model = SNeRV(config)
     assert model.decoder_parameters() / 1e6 == pytest.approx(paper_m, abs=0.02)

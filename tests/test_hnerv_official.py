@@ -35,6 +35,7 @@ def test_sizing_rule_rebuilds_the_official_architecture(official_ckpt):
     """--size 1.5 at 640x1280 with 132 frames gives exactly the published checkpoint's tensors."""
     raw = torch.load(official_ckpt, map_location="cpu", weights_only=True)
     model = create_model("hnerv", (640, 1280), 132, 1.5)
+    assert (model.config.widths[0], model.decoder_parameters()) == (68, 1_488_276)
     decoder_state = {k: v for k, v in model.state_dict().items() if not k.startswith("encoder.")}
     assert set(decoder_state) == set(raw["model"])
     for key, q in raw["model"].items():

@@ -118,3 +118,9 @@ class NeRVBlock(nn.Module):
 def out_image(x: torch.Tensor) -> torch.Tensor:
     """HNeRV's ``tanh`` output bias: ``tanh(x) * 0.5 + 0.5`` maps the head to [0, 1]."""
     return torch.tanh(x) * 0.5 + 0.5
+
+
+def conv(in_ch: int, out_ch: int, kernel: int, dilation: int = 1, groups: int = 1) -> nn.Conv2d:
+    """``nn.Conv2d`` with 'same' padding ``dilation * (k - 1) // 2`` for an odd ``kernel``."""
+    return nn.Conv2d(in_ch, out_ch, kernel, padding=dilation * (kernel - 1) // 2, dilation=dilation,
+                     groups=groups)

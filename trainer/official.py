@@ -5,7 +5,7 @@ Its layout (see ``shared/data/hnerv-official/README.md``): ``{"embed": Q, "model
 (broadcast). The architecture is inferred from the shapes alone:
 
 - embedding ``[N, C, h, w]`` gives the frame count and embedding channels;
-- ``decoder.0.conv.downconv.weight`` ``[fc_dim, C, 1, 1]`` gives ``fc_dim``;
+- each block's input channels give the widths (``decoder.0.conv.downconv.weight`` is the 1x1 stem);
 - block i's conv ``[s_i^2 * c_{i+1}, c_i, k_i, k_i]`` gives its kernel, and its stride from the next
   block's input width ``c_{i+1}`` (the head's input for the last block): ``s_i^2 = out / c_{i+1}``;
 - the frame size is ``(h, w) * prod(s_i)``.
@@ -19,7 +19,8 @@ import torch
 
 from ..runtime.errors import UserError
 from .checkpoint import LoadedModel, VideoInfo
-from .families.hnerv import HNeRV, HNeRVConfig
+from .families.hnerv import HNeRV
+from .skeleton import NeRVConfig
 
 _FIRST = "decoder.0.conv.downconv.weight"
 
@@ -34,12 +35,11 @@ def dequantize(q: dict) -> torch.Tensor:
     return q["min"].float() + q["scale"].float() * q["quant"].float()
 
 
-def infer_config(obj: dict) -> tuple[HNeRVConfig, int]:
+def infer_config(obj: dict) -> tuple[NeRVConfig, int]:
     """Architecture of an official checkpoint from its tensor shapes; returns (config, frame count)."""
     model = obj["model"]
     try:
         n, embed_dim, h, w = obj["embed"]["quant"].shape
-        fc_dim = model[_FIRST]["quant"].shape[0]
         convs, i = [], 1
         while f"decoder.{i}.conv.upconv.0.weight" in model:
             convs.append(model[f"decoder.{i}.conv.upconv.0.weight"]["quant"].shape)
@@ -58,12 +58,8 @@ def infer_config(obj: dict) -> tuple[HNeRVConfig, int]:
         strides.append(s)
         kernels.append(shape[2])
     total = math.prod(strides)
-    widths = [fc_dim] + in_widths
-    # The official rule derives every width from fc_dim with reduce=1.2; recover reduce and lower_width
-    # from the observed widths (they are what the state dict must match).
-    config = HNeRVConfig(frame_hw=(h * total, w * total), strides=strides, fc_dim=fc_dim,
-                         embed_dim=embed_dim, ks=(kernels[0], max(kernels)), reduce=1.2,
-                         lower_width=min(widths))
+    config = NeRVConfig(frame_hw=(h * total, w * total), strides=strides, widths=in_widths,
+                        embed_dim=embed_dim, ks=(kernels[0], max(kernels)))
     return config, n
 
 

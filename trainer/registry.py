@@ -2,12 +2,14 @@
 
 Every family registers its real name (``hnerv``, ``snerv`` ...) and a tiny ``test-*`` variant that
 trains in seconds on a CPU. A registered entry knows how to turn a video geometry and a parameter
-budget into the family's typed config, and how to build the model from that config.
+budget into the family's typed config (the model class's ``for_video``, or ``tiny_config`` for a test
+variant), and how to build the model from that config.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,18 +34,20 @@ class ModelSpec:
 _REGISTRY: dict[str, ModelSpec] = {}
 
 
-def register_model(name: str, *, make_config: Callable[..., Any] | None = None,
-                   default_size: float | None = 1.5):
+def register_model(name: str, *, tiny: dict | None = None):
     """Class decorator: register ``cls`` under ``name``.
 
-    ``make_config`` defaults to ``cls.config_cls.for_video``; ``test-*`` variants pass a function that
-    builds a tiny config.
+    The config comes from ``cls.for_video`` (budget 1.5M unless ``--size``); a ``test-*`` variant passes
+    ``tiny`` (possibly empty: the fields its ``cls.tiny_config`` overrides) and has a fixed tiny size.
     """
 
     def wrap(cls):
         if name in _REGISTRY:
             raise ValueError(f"model name {name!r} is registered twice")
-        _REGISTRY[name] = ModelSpec(name, cls, make_config or cls.config_cls.for_video, default_size)
+        if tiny is None:
+            _REGISTRY[name] = ModelSpec(name, cls, cls.for_video, 1.5)
+        else:
+            _REGISTRY[name] = ModelSpec(name, cls, functools.partial(cls.tiny_config, **tiny), None)
         return cls
 
     return wrap

@@ -1,14 +1,22 @@
-"""Turning a frame size and a parameter budget into strides and channel widths.
+"""Turning a frame size and a parameter budget into strides and channel widths: the one budget search.
 
-The budget counts decoder parameters plus the per-frame embeddings (the papers' "model size").
+The budget counts decoder parameters plus every per-frame value the decoder is fed (embeddings and side
+information: the papers' "model size"). :func:`model_budget` is the one counter: it builds the real module on
+the meta device (no memory) and counts its decoder parameters and what its ``encode`` returns per frame, so
+the count can never drift from the architecture. :func:`fit_budget` is the one search: a family names the
+integer knobs that size it (a base width, one stage's width, an embedding's channels ...) and each is set,
+in order, to the value whose exact count is closest to the budget.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
+import torch
 
 from ..runtime.errors import UserError
 
@@ -68,33 +76,56 @@ def channel_widths(fc_dim: int, reduce: float, lower_width: int, stages: int = N
     return widths
 
 
-def hnerv_fc_dim(size_m: float, frame_hw: tuple[int, int], num_frames: int, strides: list[int],
-                 embed_dim: int, ks: tuple[int, int], reduce: float) -> int:
-    """The official HNeRV sizing rule (``train_nerv_all.py``): solve ``a c^2 + b c = budget`` for c.
 
-    ``budget = size_m * 1e6 - embedding parameters``; ``a = sum_i r^(2i+1) s_i^2 k_i^2`` with
-    ``r = 1/reduce`` counts the up-sampling convs, ``b = 9 * embed_dim`` the first 1x1 conv term as the
-    official code writes it. 1.5M at 640x1280, 132 frames gives 68, the published bunny checkpoint.
-    """
-    h, w = frame_hw
-    total = int(np.prod(strides))
-    embed_params = embed_dim * (h // total) * (w // total) * num_frames
-    budget = size_m * 1e6 - embed_params
-    if budget <= 0:
-        raise UserError(f"--size {size_m}M is smaller than the embeddings alone ({embed_params / 1e6:.3f}M)")
-    r = 1.0 / reduce
-    kernels = kernel_sizes(ks[0], ks[1], len(strides))
-    a = r * sum(r ** (2 * i) * s**2 * k**2 for i, (s, k) in enumerate(zip(strides, kernels)))
-    b = embed_dim * 9
-    return max(int(np.roots([a, b, -budget]).max().real), 1)
+@dataclass(frozen=True)
+class Knob:
+    """One integer a family's size depends on: ``set(config, value) -> config`` for ``lo <= value <= hi``."""
+
+    set: Callable[[Any, int], Any]
+    lo: int = 4
+    hi: int = 4096
 
 
-def fit_width(count: Callable[[int], int], target: int, lo: int = 4, hi: int = 4096) -> int:
-    """Smallest-error integer width for a family whose parameter count grows with one width.
+def base_width(reduce: float = 1.2, lower_width: int = 12) -> Knob:
+    """Every width from the first one by HNeRV's rule :func:`channel_widths` (the official ``fc_dim``)."""
+    return Knob(lambda c, v: dataclasses.replace(
+        c, widths=channel_widths(v, reduce, lower_width, len(c.strides))))
 
-    ``count(width)`` returns the exact parameter count (decoder + embeddings) of the family built with
-    that width; the search is a bisection on the monotone count, then the closer neighbour wins.
-    """
+
+def stage_width(i: int) -> Knob:
+    """``widths[i]`` alone: a finer step than the base width (``widths[1]``: ~1% of 0.35M, ``widths[0]``: 0.2%)."""
+    return Knob(lambda c, v: dataclasses.replace(c, widths=[*c.widths[:i], v, *c.widths[i + 1:]]))
+
+
+def field_knob(name: str, lo: int, hi: int) -> Knob:
+    """An integer config field (e.g. an embedding's channels) searched in ``lo..hi``."""
+    return Knob(lambda c, v: dataclasses.replace(c, **{name: v}), lo, hi)
+
+
+def model_budget(model_cls: type, config, num_frames: int) -> int:
+    """Exact model size in the papers' sense: decoder parameters + ``num_frames`` x the values ``encode``
+    returns per frame (embeddings and side information), both from the real module built on the meta device."""
+    with torch.device("meta"):
+        model = model_cls(config)
+    return model.decoder_parameters() + num_frames * _per_frame_values(model_cls, config)
+
+
+def _per_frame_values(model_cls: type, config) -> int:
+    """Values ``encode`` returns per frame. The decoder widths never shape the encoder's outputs, so the
+    count is cached per config without them: a budget search encodes once per embedding geometry."""
+    key = (model_cls, repr(dataclasses.replace(config, widths=[0] * len(config.widths))))
+    if key not in _PER_FRAME:
+        with torch.device("meta"), torch.no_grad():
+            embeds = model_cls(config).encode(torch.empty(1, 3, *config.frame_hw))
+        _PER_FRAME[key] = sum(v[0].numel() for v in embeds.values())
+    return _PER_FRAME[key]
+
+
+_PER_FRAME: dict[tuple, int] = {}
+
+
+def _closest(count: Callable[[int], int], target: int, lo: int, hi: int) -> int:
+    """The integer in ``lo..hi`` whose count is closest to ``target`` (bisection on a count that grows with it)."""
     if count(lo) >= target:
         return lo
     while lo + 1 < hi:
@@ -106,19 +137,24 @@ def fit_width(count: Callable[[int], int], target: int, lo: int = 4, hi: int = 4
     return lo if abs(count(lo) - target) <= abs(count(hi) - target) else hi
 
 
-def fit_width_and_option(count: Callable[[int, int], int], target: int, options: Iterable[int]) -> tuple[int, int]:
-    """:func:`fit_width` for a family with a second, discrete size knob (SNeRV's ``N_RB``, HFE's ``hf_dim``).
+def fit_budget(model_cls: type, config, num_frames: int, size: float, knobs: Sequence[Knob],
+               tolerance: float | None = 0.02):
+    """``config`` with each knob, in order, set to the value whose :func:`model_budget` is closest to ``size`` M.
 
-    ``count(width, option)`` is the exact parameter count. Options are tried in the order given (the
-    preferred one first): the width is fitted for each, the closest count wins (the earlier option on a
-    tie), and the search stops at the first option within 1 % of ``target``. Returns ``(width, option)``.
+    A result further than ``tolerance`` (relative) from the budget is a user error; ``None`` accepts the
+    closest count whatever it is (a family whose only knob moves in coarse steps).
     """
-    best = None
-    for option in options:
-        width = fit_width(lambda w, option=option: count(w, option), target)
-        err = abs(count(width, option) - target)
-        if best is None or err < best[0]:
-            best = (err, width, option)
-        if err <= 0.01 * target:
-            break
-    return best[1], best[2]
+    target = int(round(size * 1e6))
+
+    def count(cfg) -> int:
+        return model_budget(model_cls, cfg, num_frames)
+
+    for knob in knobs:
+        value = _closest(lambda v, k=knob, c=config: count(k.set(c, v)), target, knob.lo, knob.hi)
+        config = knob.set(config, value)
+    got = count(config)
+    if tolerance is not None and abs(got - target) > tolerance * target:
+        h, w = config.frame_hw
+        raise UserError(f"--size {size}M cannot be met within {tolerance:.0%} at {h}x{w} with {num_frames} frames: "
+                        f"the closest {model_cls.__name__} has {got / 1e6:.3f}M parameters")
+    return config

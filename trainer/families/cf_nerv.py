@@ -1,7 +1,7 @@
 """CF-NeRV (Yu, Chang, Ouyang, Pan, Huang, "Video Implicit Neural Representation Based on Feature
 Calibration and Frequency Decoupling", Computer Science and Application 2026, 16(2)).
 
-HNeRV's encoder, embedding and 1x1 stem (``trainer/hybrid.py``), strides 5,4,4,2,2 at 640x1280, GELU and
+HNeRV's encoder, embedding and 1x1 stem (``trainer/skeleton.py``), strides 5,4,4,2,2 at 640x1280, GELU and
 no normalisation (Sec. 4.1). Decoder:
 
 - five CFC-Blocks (Eq. 1): ``F_out = GELU(PixelShuffle(conv_k(Phi_calib(F_in))))`` (``N`` = identity,
@@ -29,7 +29,7 @@ Choices where the paper is silent (each written here because the paper does not 
 - ``alpha`` is a buffer (a fixed code constant in the paper); ``lambda_res`` and ``beta`` are parameters.
   All three have shape ``[1]`` rather than 0-d, so every weight-handling step (quantisation, packaging)
   sees an ordinary array.
-- Widths are fitted to the budget (``trainer/hybrid.py``) with HNeRV's 1.2 reduction shaping them.
+- Widths are fitted to the budget (``trainer/skeleton.py``) with HNeRV's 1.2 reduction shaping them.
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..hybrid import HybridConfig, HybridModel, conv, tiny_config
-from ..layers import UpConv, out_image
+from ..layers import UpConv, conv, out_image
 from ..registry import register_model
+from ..skeleton import NeRVConfig, NeRVSkeleton, stem
 
 
 @dataclass
-class CFNeRVConfig(HybridConfig):
+class CFNeRVConfig(NeRVConfig):
     se_reduction: int = 4
     """``r``: channel squeeze of the CFC-Block's squeeze-excite gate (``C -> C/r -> C``)."""
     pool_kernel: int = 3
@@ -59,10 +59,6 @@ class CFNeRVConfig(HybridConfig):
     """FARM: initial value of the learnable residual scale ``lambda_res`` (Eq. 6)."""
     err_scale: float = 0.1
     """ERRH: initial value of the learnable error-head weight ``beta`` (Eq. 7)."""
-
-    @classmethod
-    def for_video(cls, frame_hw, num_frames: int, size: float) -> CFNeRVConfig:
-        return cls.fit_budget(CFNeRV, frame_hw, num_frames, size)
 
 
 class Calibration(nn.Module):
@@ -129,9 +125,9 @@ class ERRH(nn.Module):
         return out_image(self.main(x) + self.beta * self.err(x))
 
 
-@register_model("test-cf-nerv", make_config=tiny_config(CFNeRVConfig), default_size=None)
+@register_model("test-cf-nerv", tiny={})
 @register_model("cf-nerv")
-class CFNeRV(HybridModel):
+class CFNeRV(NeRVSkeleton):
     """CF-NeRV; ``decode(embed [N, embed_dim, h, w]) -> frames [N, 3, H, W]`` in [0, 1]."""
 
     config_cls = CFNeRVConfig
@@ -139,6 +135,7 @@ class CFNeRV(HybridModel):
     def __init__(self, config: CFNeRVConfig):
         super().__init__(config)
         c = config
+        self.stem = stem(c)
         self.stages = nn.ModuleList(CFCBlock(*spec, c.se_reduction) for spec in c.stage_specs())
         self.farm = FARM(c.widths[-1], c)
         self.head = ERRH(c.widths[-1], c.err_scale)

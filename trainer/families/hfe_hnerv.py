@@ -33,9 +33,8 @@ Choices: the 2-D FFT per colour channel with ``norm="ortho"`` (Parseval: per-coe
 pixel scale, independent of the frame size); ``W`` is a weight, so it is detached (as in focal frequency
 loss) and only ``|dF|`` carries gradients; the mean runs over frames, channels and frequencies; mu = 1.
 
-Size: ``fc_dim`` is fitted to the budget (decoder + both embeddings). When the nearest width misses by more
-than 1%, ``hf_dim`` values from 4 to 16 are tried too (each channel moves the budget by one embedding
-plane per frame) and the closest total wins.
+Size: ``fc_dim`` (every width by HNeRV's rule) is fitted to the budget (decoder + both embeddings), then
+``hf_dim`` within 4..16 (each channel moves the budget by one embedding plane per frame): the closest total.
 """
 
 from __future__ import annotations
@@ -47,19 +46,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...runtime.errors import UserError
-from ..base import NeRVModel
 from ..l1_ssim import l1_ssim_loss
-from ..layers import ConvNeXtEncoder, DownConv, NeRVBlock, UpConv, out_image
+from ..layers import ConvNeXtEncoder, UpConv, out_image
 from ..registry import register_model
-from ..sizing import channel_widths, fit_width_and_option, kernel_sizes, strides_for
+from ..sizing import base_width, field_knob
+from ..skeleton import NeRVConfig, NeRVSkeleton, stem
 from ..wavelets import HaarDWT
-from .hnerv import HNeRVConfig
 
 
 @dataclass
-class HFEHNeRVConfig(HNeRVConfig):
-    """HNeRV's fields, where ``embed_dim`` counts the content embedding, ``fc_dim`` is also the HFM's width
-    and ``enc_dim`` the width of both encoders; plus the high-frequency embedding and the loss weights."""
+class HFEHNeRVConfig(NeRVConfig):
+    """The skeleton's fields, where ``embed_dim`` counts the content embedding, ``widths[0]`` is also the HFM's
+    width and ``enc_dim`` the width of both encoders; plus the high-frequency embedding and the loss weights."""
 
     hf_dim: int = 8
     """High-frequency embedding channels per frame."""
@@ -67,35 +65,6 @@ class HFEHNeRVConfig(HNeRVConfig):
     """Weight of L1 against ``1 - SSIM`` in the spatial loss."""
     freq_weight: float = 1.0
     """``mu``: weight of the dynamic weighted frequency loss."""
-
-    @classmethod
-    def for_video(cls, frame_hw, num_frames: int, size: float) -> HFEHNeRVConfig:
-        strides = strides_for(frame_hw)
-        target = int(round(size * 1e6))
-
-        def count(c, hf):
-            return budget_count(cls(frame_hw=frame_hw, strides=strides, fc_dim=c, hf_dim=hf), num_frames)
-
-        c, hf = fit_width_and_option(count, target, (8, *range(4, 8), *range(9, 17)))
-        return cls(frame_hw=frame_hw, strides=strides, fc_dim=c, hf_dim=hf)
-
-
-def budget_count(config: HFEHNeRVConfig, num_frames: int) -> int:
-    """Parameters the budget counts: the decoder and both embeddings of every frame."""
-    with torch.device("meta"):
-        model = HFEHNeRV(config)
-    total = 1
-    for s in config.strides:
-        total *= s
-    h, w = config.frame_hw
-    plane = (h // total) * (w // total)
-    return model.decoder_parameters() + (config.embed_dim + config.hf_dim) * plane * num_frames
-
-
-def tiny_hfe_hnerv(frame_hw, num_frames: int, size=None) -> HFEHNeRVConfig:
-    """``test-hfe-hnerv``: 16 channels, 8 + 4 embedding channels; trains in seconds on a CPU."""
-    return HFEHNeRVConfig(frame_hw=frame_hw, strides=strides_for(frame_hw), fc_dim=16, hf_dim=4, embed_dim=8,
-                          enc_dim=16, ks=(1, 3), lower_width=8)
 
 
 def without_one_factor_two(strides: list[int]) -> list[int]:
@@ -161,30 +130,30 @@ def frequency_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (torch.log1p(diff.detach()) * diff).mean()
 
 
-@register_model("test-hfe-hnerv", make_config=tiny_hfe_hnerv, default_size=None)
+@register_model("test-hfe-hnerv", tiny={"hf_dim": 4})
 @register_model("hfe-hnerv")
-class HFEHNeRV(NeRVModel):
+class HFEHNeRV(NeRVSkeleton):
     """HFE-HNeRV. ``encode``: frames -> ``{"embed": [N, 16, h, w], "hf_embed": [N, hf_dim, h, w]}``."""
 
     config_cls = HFEHNeRVConfig
     embed_names = ("embed", "hf_embed")
+    budget_knobs = (base_width(), field_knob("hf_dim", 4, 16))
 
     def __init__(self, config: HFEHNeRVConfig):
         super().__init__(config)
         c = config
-        n = len(c.strides)
-        self.encoder = nn.ModuleDict({
-            "content": ConvNeXtEncoder(c.strides, [c.enc_dim] * (n - 1) + [c.embed_dim]),
+        self.stem = stem(c)
+        self.hfm = HFM(c.hf_dim, c.widths[0])
+        self.blocks = nn.Sequential(*[HarmonicBlock(*spec) for spec in c.stage_specs()])
+        self.head = nn.Conv2d(c.widths[-1], 3, 3, 1, 1)
+
+    def build_encoder(self, c: HFEHNeRVConfig) -> nn.Module:
+        dims = [c.enc_dim] * (len(c.strides) - 1)
+        return nn.ModuleDict({
+            "content": ConvNeXtEncoder(c.strides, [*dims, c.embed_dim]),
             "wfd": WFD(),
-            "high": ConvNeXtEncoder(without_one_factor_two(c.strides), [c.enc_dim] * (n - 1) + [c.hf_dim]),
+            "high": ConvNeXtEncoder(without_one_factor_two(c.strides), [*dims, c.hf_dim]),
         })
-        widths = channel_widths(c.fc_dim, c.reduce, c.lower_width, n)
-        kernels = kernel_sizes(c.ks[0], c.ks[1], n)
-        self.stem = NeRVBlock(DownConv(c.embed_dim, c.fc_dim))
-        self.hfm = HFM(c.hf_dim, c.fc_dim)
-        self.blocks = nn.Sequential(
-            *[HarmonicBlock(widths[i], widths[i + 1], kernels[i], s) for i, s in enumerate(c.strides)])
-        self.head = nn.Conv2d(widths[-1], 3, 3, 1, 1)
 
     def encode(self, frames: torch.Tensor) -> dict[str, torch.Tensor]:
         enc = self.encoder

@@ -1,7 +1,7 @@
 """HFS-HNeRV (Zhao, Li, Chong, "Video Compression Using Hybrid Neural Representation with
 High-Frequency Spectrum Analysis", Electronics 2025).
 
-HNeRV's encoder, embedding and 1x1 stem (``trainer/hybrid.py``); each of the five up-sampling stages is an
+HNeRV's encoder, embedding and 1x1 stem (``trainer/skeleton.py``); each of the five up-sampling stages is an
 HFS-HNeRV block = sub-pixel conv (HNeRV's ``GELU(PixelShuffle(conv_k))``, kernels 1,3,5,5,5, giving
 ``F1``) followed by the high-frequency spectrum convolution module (HFSCM, Fig. 3c, 4):
 
@@ -35,7 +35,7 @@ Choices where the paper is silent or inconsistent (each written here because the
 - ``C/r`` is floored at 1 channel (the tiny test variant has 8-channel stages).
 - MSFRP adds before the output ``tanh`` (the "final output feature map"), so the sum stays in [0, 1];
   the 1x1 conv has a bias.
-- Widths are fitted to the budget (``trainer/hybrid.py``), HNeRV's 1.2 reduction shaping them, as the
+- Widths are fitted to the budget (``trainer/skeleton.py``), HNeRV's 1.2 reduction shaping them, as the
   paper "reduces the number of channels across all network layers" to pay for HFSCM.
 """
 
@@ -49,14 +49,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..hfs_loss import mse_hfs_loss
-from ..hybrid import HybridConfig, HybridModel, conv, tiny_config
-from ..layers import NeRVBlock, UpConv, out_image
+from ..layers import NeRVBlock, UpConv, conv, out_image
 from ..registry import register_model
+from ..skeleton import NeRVConfig, NeRVSkeleton, stem
 from ..wavelets import HaarDWT
 
 
 @dataclass
-class HFSHNeRVConfig(HybridConfig):
+class HFSHNeRVConfig(NeRVConfig):
     attn_reduction: int = 5
     """``r``: channel reduction of the channel-attention MLP and of the spatial attention's first conv."""
     attn_kernel: int = 7
@@ -77,10 +77,6 @@ class HFSHNeRVConfig(HybridConfig):
         self.enhance = tuple(self.enhance)
         if len(self.enhance) != 4 or not 1 <= self.reuse_stage <= len(self.strides):
             raise ValueError("enhance needs 4 weights and reuse_stage a stage number 1..len(strides)")
-
-    @classmethod
-    def for_video(cls, frame_hw, num_frames: int, size: float) -> HFSHNeRVConfig:
-        return cls.fit_budget(HFSHNeRV, frame_hw, num_frames, size)
 
 
 class ChannelAttention(nn.Module):
@@ -162,9 +158,9 @@ class HFSBlock(nn.Module):
 
 
 # tiny frames (e.g. 32x64): m = 17 would zero almost the whole spectrum, so the test variant uses m = 4
-@register_model("test-hfs-hnerv", make_config=tiny_config(HFSHNeRVConfig, hfs_cutoff=4), default_size=None)
+@register_model("test-hfs-hnerv", tiny={"hfs_cutoff": 4})
 @register_model("hfs-hnerv")
-class HFSHNeRV(HybridModel):
+class HFSHNeRV(NeRVSkeleton):
     """HFS-HNeRV; ``decode(embed [N, embed_dim, h, w]) -> frames [N, 3, H, W]`` in [0, 1]."""
 
     config_cls = HFSHNeRVConfig
@@ -172,6 +168,7 @@ class HFSHNeRV(HybridModel):
     def __init__(self, config: HFSHNeRVConfig):
         super().__init__(config)
         c = config
+        self.stem = stem(c)
         self.stages = nn.ModuleList(HFSBlock(*spec, c) for spec in c.stage_specs())
         self.head = nn.Conv2d(c.widths[-1], 3, 3, 1, 1)
         self.reuse = nn.Conv2d(c.widths[c.reuse_stage], 3, 1)

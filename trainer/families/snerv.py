@@ -27,13 +27,14 @@ IDWT output before any clamping. ``decode`` clamps the frame to [0, 1] so the ou
 contract; on a trained model the clamp only trims rounding overshoot. A constant LL (max = min) is
 normalised with a floor of ``1e-6`` on the range instead of dividing by zero.
 
-Size: ``C0`` is fitted to the budget (decoder + embeddings + the 2 range values per frame), with ``N_RB``
-from the supplementary's Table 4 (0.35M: 2, 0.75M: 3, 1.5M: 4, 3M: 6, 4.6M: 8, 6M: 10 residual blocks).
-When the nearest ``C0`` misses the budget by more than 1%, the neighbouring ``N_RB`` values are tried too
-(the paper varies both, Table 5) and the closest total wins.
-
-Not implemented: the temporal extension SNeRV-T (Sec. 3.3, TUBs and temporal embeddings); only the
-backbone is provided.
+Size (the paper's recipe): at 640x1280 the budgets of supplementary Table 4 use the paper's own ``(C0,
+N_RB)`` pairs, 0.35M: 41/2, 0.75M: 57/3, 1.5M: 81/4, 3M: 111/6, 4.6M: 132/8, 6M: 148/10, and Table 1's 3M
+pairs at 480x960 (119/6) and 960x1920 (100/6): the official code takes them as ``--fc_dim``/``--num_blocks``
+(its README runs 111/6), and no single count-based rule reproduces them (at 640x1280, 132 frames, 41/2 is
++5.9% and 81/4 is +5.7% of the budget while 57/3 is +1.7%; the neighbours 40/2 and 80/4 are closer).
+Any other size or budget: ``N_RB`` from Table 4 by budget, ``C0`` fitted to the exact count (decoder +
+embeddings + the 2 range values per frame), then ``N_RB`` and ``C0`` once more (the paper varies both,
+Table 5; one step of ``C0`` alone can be 8% of the budget), within 2%, else a user error.
 """
 
 from __future__ import annotations
@@ -45,13 +46,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...runtime.errors import UserError
-from ..base import NeRVModel
 from ..l1_ssim import l1_ssim_loss
-from ..layers import ConvNeXtEncoder, DownConv, NeRVBlock, UpConv, out_image
+from ..layers import ConvNeXtEncoder, out_image
 from ..registry import register_model
-from ..sizing import channel_widths, fit_width_and_option, kernel_sizes, strides_for
+from ..sizing import base_width, channel_widths, field_knob, fit_budget, strides_for
+from ..skeleton import LOWER_WIDTH, REDUCE, NeRVConfig, NeRVSkeleton, stem, up_blocks
 from ..wavelets import HaarDWT, HaarIDWT
-from .hnerv import HNeRVConfig
 
 RANGE_EPS = 1e-6
 """Smallest LL range used for normalisation (a flat frame would otherwise divide by zero)."""
@@ -59,31 +59,24 @@ RANGE_EPS = 1e-6
 _RB_BY_SIZE = ((0.5, 2), (1.0, 3), (2.0, 4), (4.0, 6), (5.0, 8))
 """Supplementary Table 4: residual blocks per MF block by budget in millions (10 above 5M)."""
 
+PAPER_CONFIGS = {
+    (640, 1280): {0.35: (41, 2), 0.75: (57, 3), 1.5: (81, 4), 3.0: (111, 6), 4.6: (132, 8), 6.0: (148, 10)},
+    (480, 960): {3.0: (119, 6)},
+    (960, 1920): {3.0: (100, 6)},
+}
+"""The paper's ``(C0, N_RB)`` by frame size and budget (supplementary Tables 1 and 4)."""
+
 
 @dataclass
-class SNeRVConfig(HNeRVConfig):
-    """HNeRV's fields, where ``frame_hw`` must have even sides (one Haar level), ``fc_dim`` is ``C0`` (the
-    input width of the first UB) and the embedding ``e_t`` is 16x2x4 at 640x1280; plus the MF blocks'
+class SNeRVConfig(NeRVConfig):
+    """The skeleton's fields, where ``frame_hw`` must have even sides (one Haar level), ``widths[0]`` is ``C0``
+    (the input width of the first UB) and the embedding ``e_t`` is 16x2x4 at 640x1280; plus the MF blocks'
     depth and the loss mix."""
 
-    strides: list[int]  # re-declared only for what it means here; it keeps its place among the fields
-    """UB strides; their product takes the embedding to the LL size (H/2, W/2)."""
     num_res_blocks: int = 6
     """``N_RB``: residual blocks in each of the two MF blocks."""
     alpha: float = 0.7
     """Weight of L1 against ``1 - SSIM`` in Eq. (2)."""
-
-    @classmethod
-    def for_video(cls, frame_hw, num_frames: int, size: float) -> SNeRVConfig:
-        strides = strides_for(ll_size(frame_hw))
-        target = int(round(size * 1e6))
-        rb = next((n for limit, n in _RB_BY_SIZE if size <= limit), 10)
-
-        def count(c0, n_rb):
-            return budget_count(cls(frame_hw=frame_hw, strides=strides, fc_dim=c0, num_res_blocks=n_rb), num_frames)
-
-        c0, n_rb = fit_width_and_option(count, target, [n for n in (rb, rb - 1, rb + 1) if n >= 1])
-        return cls(frame_hw=frame_hw, strides=strides, fc_dim=c0, num_res_blocks=n_rb)
 
 
 def ll_size(frame_hw) -> tuple[int, int]:
@@ -94,22 +87,17 @@ def ll_size(frame_hw) -> tuple[int, int]:
     return h // 2, w // 2
 
 
-def budget_count(config: SNeRVConfig, num_frames: int) -> int:
-    """Parameters the budget counts: decoder, embeddings and the two LL statistics per frame."""
-    with torch.device("meta"):
-        model = SNeRV(config)
-    h, w = ll_size(config.frame_hw)
-    total = 1
-    for s in config.strides:
-        total *= s
-    embeds = config.embed_dim * (h // total) * (w // total) + 2
-    return model.decoder_parameters() + embeds * num_frames
-
-
-def tiny_snerv(frame_hw, num_frames: int, size=None) -> SNeRVConfig:
-    """``test-snerv``: C0 16, one residual block, 8-channel embedding; trains in seconds on a CPU."""
-    return SNeRVConfig(frame_hw=frame_hw, strides=strides_for(ll_size(frame_hw), min_embed=1), fc_dim=16,
-                       num_res_blocks=1, embed_dim=8, enc_dim=16, ks=(1, 3), lower_width=8)
+def paper_size(model_cls: type, frame_hw, num_frames: int, size: float, table: dict):
+    """The paper's ``(C0, N_RB)`` from ``table`` where it lists this frame size and budget, else ``N_RB`` by
+    Table 4's budget ranges and ``C0`` fitted within 2% (module docstring)."""
+    strides = model_cls.strides_for(frame_hw)
+    c0, n_rb = table.get(tuple(frame_hw), {}).get(size, (16, next((n for lim, n in _RB_BY_SIZE if size <= lim), 10)))
+    config = model_cls.config_cls(frame_hw=frame_hw, strides=strides, num_res_blocks=n_rb,
+                                  widths=channel_widths(c0, REDUCE, LOWER_WIDTH, len(strides)))
+    if size in table.get(tuple(frame_hw), {}):
+        return config
+    knobs = (base_width(), field_knob("num_res_blocks", 1, 10), base_width())
+    return fit_budget(model_cls, config, num_frames, size, knobs)
 
 
 class ResidualGroup(nn.Sequential):
@@ -148,9 +136,9 @@ class HFRBlock(nn.Sequential):
         super().__init__(nn.Conv2d(ch, ch, 1), nn.LeakyReLU(0.1), nn.Conv2d(ch, 3, 3, 1, 1))
 
 
-@register_model("test-snerv", make_config=tiny_snerv, default_size=None)
+@register_model("test-snerv", tiny={"min_embed": 1, "num_res_blocks": 1})
 @register_model("snerv")
-class SNeRV(NeRVModel):
+class SNeRV(NeRVSkeleton):
     """SNeRV. ``encode``: frames ``[N,3,H,W]`` -> ``{"embed": [N, embed_dim, h, w], "ll_range": [N, 2]}``."""
 
     config_cls = SNeRVConfig
@@ -158,23 +146,30 @@ class SNeRV(NeRVModel):
 
     def __init__(self, config: SNeRVConfig):
         super().__init__(config)
-        c = config
-        n = len(c.strides)
-        # Everything only the encoder side needs lives under ``encoder`` (not exported, not in the budget).
-        self.encoder = nn.ModuleDict({
-            "dwt": HaarDWT(mode="periodization"),  # the official code's mode
-            "stages": ConvNeXtEncoder(c.strides, [c.enc_dim] * (n - 1) + [c.embed_dim]),
-        })
+        c, n, w = config, len(config.strides), config.widths
         self.idwt = HaarIDWT()
-        widths = channel_widths(c.fc_dim, c.reduce, c.lower_width, n)
-        kernels = kernel_sizes(c.ks[0], c.ks[1], n)
-        self.stem = NeRVBlock(DownConv(c.embed_dim, c.fc_dim))
-        self.ubs = nn.ModuleList(
-            NeRVBlock(UpConv(widths[i], widths[i + 1], kernels[i], s)) for i, s in enumerate(c.strides))
-        self.mfbs = nn.ModuleList(MFBlock(widths[n - 2 + i], widths[n - 1 + i], c.strides[n - 2 + i],
-                                          c.num_res_blocks) for i in range(2))
-        self.head = nn.Conv2d(widths[-1], 3, 3, 1, 1)
-        self.hfr = nn.ModuleList(HFRBlock(widths[-1]) for _ in range(3))
+        self.stem = stem(c)
+        self.ubs = nn.ModuleList(up_blocks(c))
+        self.mfbs = nn.ModuleList(MFBlock(w[n - 2 + i], w[n - 1 + i], c.strides[n - 2 + i], c.num_res_blocks)
+                                  for i in range(2))
+        self.head = nn.Conv2d(w[-1], 3, 3, 1, 1)
+        self.hfr = nn.ModuleList(HFRBlock(w[-1]) for _ in range(3))
+
+    def build_encoder(self, c: SNeRVConfig) -> nn.Module:
+        """Everything only the encoder side needs (not exported, not in the budget): the DWT and the DBs."""
+        return nn.ModuleDict({
+            "dwt": HaarDWT(mode="periodization"),  # the official code's mode
+            "stages": ConvNeXtEncoder(c.strides, [c.enc_dim] * (len(c.strides) - 1) + [c.embed_dim]),
+        })
+
+    @classmethod
+    def strides_for(cls, frame_hw, min_embed: int = 2) -> list[int]:
+        """HNeRV's strides for the LL band ``(H/2, W/2)``: supplementary Table 1 (640x1280 -> 5,4,2,2,2)."""
+        return strides_for(ll_size(frame_hw), min_embed)
+
+    @classmethod
+    def for_video(cls, frame_hw, num_frames: int, size: float) -> SNeRVConfig:
+        return paper_size(cls, frame_hw, num_frames, size, PAPER_CONFIGS)
 
     def _normalised_ll(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """frames -> (LL scaled to [0, 1] per frame, detail bands ``[N,3,3,h,w]``, ``ll_range [N, 2]``)."""
