@@ -1,24 +1,29 @@
-"""Build a ``.nvpkg`` from a loaded model: compress, export the decoder graph, write the package,
-and measure what compression cost (size, bits per pixel, PSNR before and after).
+"""The one export pass, and the package built from it.
+
+:func:`export_decoder` compresses a loaded model once (prune, quantise), dequantises once, and exports
+the decoder graph once, weights inline under their parameter names. Every graph flavour is a pass on
+that graph (:func:`nervkit.export.passes.pipeline.optimize_for`): the package's ORT graph (weights
+external, by name) in :func:`build_package`, the TensorRT graph in ``nerv-export --trt``. So the package
+and the engine compute the same decoder with the same weights by construction.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
+import onnx
 import torch
 
 from ..runtime import Decoder, open_package, write_package
 from ..trainer.checkpoint import LoadedModel
 from ..trainer.metrics import psnr
-from .compress import compress, dequantized_embeddings, dequantized_model
+from ..trainer.registry import config_to_dict
+from .compress import Compressed, compress
 from .onnx_graph import export_decoder_onnx, externalize_weights, save_onnx
 from .passes.pipeline import optimize_for
-
-GRAPH_PREFIX = "model."
-"""``DecoderGraph`` holds the model as ``self.model``: ONNX initializer = prefix + parameter name."""
 
 
 @dataclass
@@ -34,9 +39,34 @@ class ExportOptions:
     eval_frames: int = 8
     """Frames (from the first) on which PSNR before/after compression is measured; 0 skips it."""
     onnx_path: str | None = None
-    """Also write the decoder graph, weights inline, to this ONNX file."""
+    """Also write the package's decoder graph, weights inline, to this ONNX file."""
     extra: dict = field(default_factory=dict)
     """More manifest entries."""
+
+
+@dataclass
+class ExportedDecoder:
+    """What the one export pass produces; the package and every graph flavour are made from it."""
+
+    compressed: Compressed
+    """Quantised decoder weights (by parameter name) and embeddings: what the package stores."""
+    model: torch.nn.Module
+    """A copy of the loaded model whose decoder weights are the dequantised package weights (eval)."""
+    embeddings: dict[str, np.ndarray]
+    """Dequantised decoder inputs, float32 ``[num_frames, ...]`` by embed name."""
+    graph: onnx.ModelProto
+    """``model.decode`` as exported: Haar nodes custom, weights inline under their parameter names."""
+
+
+def export_decoder(loaded: LoadedModel, quant_bits: int = 8, embed_bits: int = 6,
+                   prune: float = 0.0) -> ExportedDecoder:
+    """Compress ``loaded``, dequantise, and export its decoder graph, each once."""
+    comp = compress(loaded, quant_bits, embed_bits, prune)
+    model = copy.deepcopy(loaded.model).eval()
+    model.load_decoder_state({k: q.dequantize() for k, q in comp.weights.items()})
+    embeds = {k: q.dequantize() for k, q in comp.embeddings.items()}
+    graph = export_decoder_onnx(model, {k: torch.from_numpy(v[:1]) for k, v in embeds.items()})
+    return ExportedDecoder(comp, model, embeds, graph)
 
 
 def bits_per_pixel(file_bytes: int, num_frames: int, height: int, width: int) -> float:
@@ -60,29 +90,31 @@ def _reference_frames(loaded: LoadedModel, n: int) -> np.ndarray | None:
     return clip.frames.transpose(0, 3, 1, 2).astype(np.float32) / 255.0
 
 
-def build_package(loaded: LoadedModel, out: str | os.PathLike, options: ExportOptions | None = None) -> dict:
-    """Write ``out`` from ``loaded``; returns the report (sizes, bpp, coders, PSNRs)."""
+def build_package(loaded: LoadedModel, out: str | os.PathLike, options: ExportOptions | None = None,
+                  exported: ExportedDecoder | None = None) -> dict:
+    """Write ``out`` from ``loaded``; returns the report (sizes, bpp, coders, PSNRs).
+
+    ``exported``: the export pass's result when the caller already ran it (``--trt`` makes its engine
+    from the same one); by default it runs here with ``options``' compression settings.
+
+    The package's graph is the ORT flavour without folding (no weight changes: every weight stays
+    entropy-coded under its parameter name); the manifest holds the family config, so nerv-bench can
+    rebuild the trainer's module as its eager baseline.
+    """
     opts = options or ExportOptions()
-    model = loaded.model.eval()
-    video = loaded.video
-    comp = compress(loaded, opts.quant_bits, opts.embed_bits, opts.prune)
-    qmodel = dequantized_model(loaded, comp)
-    embeds = dequantized_embeddings(comp)
-    # Haar nodes lowered to standard ops, weights untouched (they are entropy-coded by name)
-    raw = export_decoder_onnx(qmodel, {k: v[:1] for k, v in embeds.items()})
-    proto = optimize_for(raw, "ort", fold=False)
+    exported = exported or export_decoder(loaded, opts.quant_bits, opts.embed_bits, opts.prune)
+    model, video, comp = loaded.model, loaded.video, exported.compressed
+    proto = optimize_for(exported.graph, "ort", fold=False)
     if opts.onnx_path:
         save_onnx(proto, opts.onnx_path)
-    weights = {GRAPH_PREFIX + k: q for k, q in comp.weights.items()}
-    graph, external = externalize_weights(proto, {k: q.dequantize() for k, q in weights.items()})
-    weights = {k: weights[k] for k in external}  # a weight a graph pass rewrote stays inline
+    graph = externalize_weights(proto, set(comp.weights))
     compression = {"quant_bits": opts.quant_bits, "embed_bits": opts.embed_bits, "prune": opts.prune,
                    "reused_official_codes": comp.reused_codes, "inline_graph_bytes": len(graph)}
     size = write_package(
-        out, family=model.name,
+        out, family=model.name, config=config_to_dict(model.config),
         video={"num_frames": video.num_frames, "height": video.height, "width": video.width,
                "fps": video.fps, "source": video.source},
-        graph=graph, weights=weights, embeddings=comp.embeddings,
+        graph=graph, weights=comp.weights, embeddings=comp.embeddings,
         extra={"created_by": "nervkit nerv-export", "compression": compression, **opts.extra})
     report = {"output": str(out), "family": model.name, "file_bytes": size,
               "bpp": bits_per_pixel(size, video.num_frames, video.height, video.width),
@@ -92,15 +124,16 @@ def build_package(loaded: LoadedModel, out: str | os.PathLike, options: ExportOp
         report["coders"] = pkg.coders()
         n = min(opts.eval_frames, video.num_frames)
         if n > 0:
-            report["psnr"] = _quality(loaded, model, pkg, n)
+            report["psnr"] = _quality(loaded, pkg, n)
     return report
 
 
-def _quality(loaded: LoadedModel, model, pkg, n: int) -> dict:
+def _quality(loaded: LoadedModel, pkg, n: int) -> dict:
     """PSNR (dB, mean over the first ``n`` frames) of the model before and the package after compression.
 
     Against the source video when it is readable; otherwise the package against the uncompressed model.
     """
+    model = loaded.model.eval()
     with torch.no_grad():
         before = model.decode(*(loaded.embeddings[k][:n].float() for k in model.embed_names)).numpy()
     with Decoder(pkg, backend="ort-cpu", batch=min(n, 4)) as dec:

@@ -14,9 +14,10 @@ from ..runtime.backends.trt import unavailable as trt_unavailable
 from ..runtime.errors import UserError, run_cli
 from ..runtime.jsonout import add_json_argument, write_json
 from ..trainer.checkpoint import load_model
-from .build import ExportOptions, build_package
+from .build import ExportOptions, build_package, export_decoder
 from .onnx_graph import save_onnx
-from .trt.engine import cached_engine, trt_graph
+from .passes.pipeline import optimize_for
+from .trt.engine import cached_engine
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,17 +58,19 @@ def _main(argv) -> int:
         raise UserError(f"--trt: {missing}")
     print(f"nerv-export: loading {args.model}", file=sys.stderr)
     loaded = load_model(args.model)
+    print("nerv-export: compressing, exporting the decoder graph", file=sys.stderr)
+    exported = export_decoder(loaded, args.quant_bits, args.embed_bits, args.prune)
     trt = None
-    if args.trt:  # the TensorRT-flavoured graph; --onnx gets it even where TensorRT is missing
-        trt = trt_graph(loaded, args.precision, args.quant_bits, args.embed_bits, args.prune)
+    if args.trt:  # the TensorRT flavour of the same graph; --onnx gets it even where TensorRT is missing
+        trt = optimize_for(exported.graph, "trt", args.precision)
         if args.onnx:
             save_onnx(trt, args.onnx)
         if missing:
             raise UserError(f"--trt: {missing} (wrote the TensorRT-flavoured graph to {args.onnx})")
-    print("nerv-export: compressing, exporting the decoder graph, entropy coding", file=sys.stderr)
+    print("nerv-export: entropy coding, writing the package", file=sys.stderr)
     opts = ExportOptions(quant_bits=args.quant_bits, embed_bits=args.embed_bits, prune=args.prune,
                          eval_frames=args.eval_frames, onnx_path=None if args.trt else args.onnx)
-    report = build_package(loaded, args.output, opts)
+    report = build_package(loaded, args.output, opts, exported)
     line = (f"nerv-export: wrote {args.output}: {report['file_bytes']:,} bytes, {report['bpp']:.4f} bpp, "
             f"{report['frames']} frames {report['width']}x{report['height']}, coders {report['coders']}")
     print(line, file=sys.stderr)

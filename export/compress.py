@@ -8,11 +8,7 @@ narrower bit width asks for new codes.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
-
-import numpy as np
-import torch
 
 from ..runtime.quant import Quantized
 from ..trainer.checkpoint import LoadedModel
@@ -32,11 +28,6 @@ class Compressed:
     """True when an official checkpoint's own codes were kept."""
 
 
-def decoder_state(model) -> dict[str, torch.Tensor]:
-    """The parameters ``model.decode`` uses: every parameter outside ``model.encoder``."""
-    return {k: v for k, v in model.named_parameters() if not k.startswith("encoder.")}
-
-
 def _official(q: dict, bits: int) -> Quantized | None:
     """An official ``{"quant", "min", "scale"}`` record as ``Quantized``, if its codes fit ``bits``."""
     codes = q["quant"].numpy()
@@ -51,7 +42,7 @@ def _official(q: dict, bits: int) -> Quantized | None:
 
 def compress(loaded: LoadedModel, quant_bits: int = 8, embed_bits: int = 6, prune: float = 0.0) -> Compressed:
     """Prune (fraction of decoder weights) and quantise ``loaded``; see the module docstring."""
-    state = decoder_state(loaded.model)
+    state = {k: p.detach() for k, p in loaded.model.decoder_state().items()}
     official = loaded.quantized
     if official is not None and prune == 0.0:
         weights = {k: _official(official["model"][k], quant_bits) for k in state}
@@ -62,22 +53,3 @@ def compress(loaded: LoadedModel, quant_bits: int = 8, embed_bits: int = 6, prun
     weights = {k: quantize_tensor(v, quant_bits) for k, v in state.items()}
     embeds = {k: quantize_tensor(loaded.embeddings[k], embed_bits) for k in loaded.model.embed_names}
     return Compressed(weights, embeds, False)
-
-
-def dequantized_model(loaded: LoadedModel, compressed: Compressed):
-    """A copy of ``loaded.model`` whose decoder weights are the dequantised package weights."""
-    model = copy.deepcopy(loaded.model).eval()
-    with torch.no_grad():
-        for k, p in decoder_state(model).items():
-            p.copy_(_as_tensor(compressed.weights[k]))
-    return model
-
-
-def dequantized_embeddings(compressed: Compressed) -> dict[str, torch.Tensor]:
-    """Dequantised embeddings as float32 tensors."""
-    return {k: _as_tensor(q) for k, q in compressed.embeddings.items()}
-
-
-def _as_tensor(q: Quantized) -> torch.Tensor:
-    """The dequantised values as a float32 tensor; 0-d parameters (numpy scalars) included."""
-    return torch.tensor(np.asarray(q.dequantize(), dtype=np.float32))

@@ -1,9 +1,13 @@
-"""The decoder as ONNX: the plain export of ``DecoderGraph`` and the weight hand-off to the package.
+"""The decoder as ONNX: the plain export of ``model.decode`` and the weight hand-off to the package.
 
-``export_decoder_onnx`` is the single entry point later graph passes (Haar folding) hook after: it
-returns the ``onnx.ModelProto`` of ``model.decode`` with inputs named ``model.embed_names`` (batch dim
-dynamic) and one output ``frames`` ``[N, 3, H, W]``. The legacy TorchScript exporter
-(``dynamo=False``) is used because it honours ``autograd.Function.symbolic`` (the custom Haar nodes).
+``export_decoder_onnx`` is the single entry point the graph passes work on: it returns the
+``onnx.ModelProto`` of ``model.decode`` with inputs named ``model.embed_names`` (batch dim dynamic), one
+output ``frames`` ``[N, 3, H, W]``, and every decoder parameter as an initializer under its own
+state-dict name (``model.decoder_state()``). The legacy TorchScript exporter (``dynamo=False``) is used
+because it honours ``autograd.Function.symbolic`` (the custom Haar nodes). Weights keep their names
+because the exporter neither folds constants (which would fold a parameter into a new, unnamed
+constant) nor merges initializers of equal value (``keep_initializers_as_inputs=True``; the inputs it
+adds are dropped again): runtimes fold at load time what the graph leaves unfolded.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import io
 import os
 import warnings
 
-import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper
@@ -22,6 +25,8 @@ from ..trainer.base import DecoderGraph
 from ..trainer.wavelets import HAAR_DOMAIN, HAAR_OPSET
 
 OPSET = 17
+PREFIX = "model."
+"""What ``DecoderGraph`` (it holds the model as ``self.model``) puts before every parameter name."""
 EXTERNAL_LOCATION = "nvpkg:weights"
 """``external_data`` location written for package weights; the runtime supplies them from memory."""
 
@@ -48,14 +53,31 @@ def export_decoder_onnx(model, embeds_example, path_or_bytes: str | os.PathLike 
             torch.onnx.export(DecoderGraph(model), tuple(embeds_example), buf, input_names=names,
                               output_names=["frames"], opset_version=OPSET, dynamo=False,
                               dynamic_axes={n: {0: "batch"} for n in [*names, "frames"]},
-                              custom_opsets=custom, do_constant_folding=True)
+                              custom_opsets=custom, do_constant_folding=False, keep_initializers_as_inputs=True)
     finally:
         model.set_exportable(False).train(was_training)
-    proto = onnx.load_from_string(buf.getvalue())
+    proto = _named_by_parameter(onnx.load_from_string(buf.getvalue()), set(model.decoder_state()))
     if isinstance(path_or_bytes, io.BytesIO):
         path_or_bytes.write(proto.SerializeToString())
     elif path_or_bytes is not None:
         save_onnx(proto, path_or_bytes)
+    return proto
+
+
+def _named_by_parameter(proto: onnx.ModelProto, params: set[str]) -> onnx.ModelProto:
+    """Initializers named as the model's parameters (``DecoderGraph`` adds a ``model.`` prefix), and
+    no initializer listed as a graph input. Raises ``ValueError`` if a decoder parameter is missing."""
+    rename = {i.name: i.name.removeprefix(PREFIX) for i in proto.graph.initializer}
+    for init in proto.graph.initializer:
+        init.name = rename[init.name]
+    for node in proto.graph.node:
+        node.input[:] = [rename.get(t, t) for t in node.input]
+    inputs = [i for i in proto.graph.input if i.name not in rename]
+    del proto.graph.input[:]
+    proto.graph.input.extend(inputs)
+    missing = params - set(rename.values())
+    if missing:
+        raise ValueError(f"the exported decoder lost parameter(s) {', '.join(sorted(missing))}")
     return proto
 
 
@@ -64,25 +86,27 @@ def save_onnx(proto: onnx.ModelProto, path: str | os.PathLike) -> None:
     write_atomic(path, proto.SerializeToString())
 
 
-def externalize_weights(proto: onnx.ModelProto, weights: dict[str, np.ndarray]) -> tuple[bytes, list[str]]:
-    """Graph bytes with each initializer whose name and value match ``weights`` turned external.
+def externalize_weights(proto: onnx.ModelProto, names: set[str]) -> bytes:
+    """Graph bytes with the initializers ``names`` (the package's weights) turned external.
 
-    The values then live (entropy-coded) in the package instead of the graph. Initializers that a
-    graph pass changed, or that are not weights (shape constants), stay inline. Returns the serialized
-    graph and the names made external.
+    Their values then live (entropy-coded) in the package under the same names instead of in the graph;
+    other initializers (shape constants, Haar filters) stay inline. Every name must be an initializer
+    of ``proto``, else ``ValueError``: a weight is never silently stored twice or uncompressed.
     """
     proto = onnx.ModelProto.FromString(proto.SerializeToString())
-    external = []
+    found = set()
     for init in proto.graph.initializer:
-        value = weights.get(init.name)
-        if value is None or not np.array_equal(numpy_helper.to_array(init), value):
+        if init.name not in names:
             continue
+        nbytes = len(numpy_helper.to_array(init).tobytes())
         init.ClearField("raw_data")
         init.ClearField("float_data")
         init.data_location = onnx.TensorProto.EXTERNAL
         del init.external_data[:]
-        for key, val in (("location", EXTERNAL_LOCATION), ("offset", "0"), ("length", str(value.nbytes))):
+        for key, val in (("location", EXTERNAL_LOCATION), ("offset", "0"), ("length", str(nbytes))):
             entry = init.external_data.add()
             entry.key, entry.value = key, val
-        external.append(init.name)
-    return proto.SerializeToString(), external
+        found.add(init.name)
+    if found != names:
+        raise ValueError(f"weights not in the decoder graph: {', '.join(sorted(names - found))}")
+    return proto.SerializeToString()

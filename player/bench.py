@@ -1,17 +1,20 @@
-"""``nerv-bench clip.nvpkg``: decode speed of every runtime backend against the HNeRV eager decoder.
+"""``nerv-bench clip.nvpkg``: decode speed of every runtime backend against the package's own eager model.
 
     nerv-bench clip.nvpkg --json bench.json --plot bench.png
     nerv-bench hnerv.nvpkg snerv.nvpkg hfs.nvpkg      # a suite: each family's cost relative to HNeRV
     nerv-bench --suite packages/                      # every .nvpkg in a folder
 
-Each decoder (the eager PyTorch baseline, then ``ort-cpu``, ``ort-cuda``, ``trt`` where available)
-decodes the same frames at batch 1 and at its best batch. Only the network is timed: the frames'
-embeddings are entropy-decoded once, before any clock starts, and every call returns frames on the host.
+Each decoder (the eager baseline ``<family>-eager``, the trainer's module in fp32 as the papers' codes
+run it, see :mod:`.eager`; then ``ort-cpu``, ``ort-cuda``, ``trt`` where available) decodes the same
+frames at batch 1 and at its best batch. Only the network is timed: the frames' embeddings are
+entropy-decoded once, before any clock starts, and every call returns frames on the host. A suite adds
+one comparison block: each package's time per frame relative to the HNeRV package among them.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,10 +29,11 @@ from nervkit.runtime.timing import measure
 
 from . import machine
 from .benchreport import plot, table
+from .eager import eager_name
 from .frames import parse_frames
 from .macs import macs_per_frame
 
-EAGER = "hnerv-eager"
+EAGER = "eager"
 BATCH_CANDIDATES = (1, 2, 4, 8, 16, 32)
 DEFAULT_FRAMES = 16
 
@@ -39,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("packages", nargs="*", help=".nvpkg files (several: a suite, compared with the HNeRV one)")
     p.add_argument("--suite", metavar="DIR", help="add every .nvpkg in DIR")
     p.add_argument("--baseline", choices=(EAGER, "none"), default=EAGER,
-                   help="the reference decoder: HNeRV-style eager PyTorch, fp32 (needs torch)")
+                   help="the reference decoder: the package's model as eager PyTorch, fp32 (needs torch)")
     p.add_argument("--backends", metavar="LIST",
                    help="comma-separated runtime backends (default: all available)")
     p.add_argument("--batch", type=int, help="the batch to compare with 1 (default: the fastest of "
@@ -115,13 +119,16 @@ def bench_package(path: str, args, decoders, peaks: dict[str, dict]) -> dict:
         for device in sorted({d for _, d in decoders} - set(peaks)):
             print(f"nerv-bench: measuring the peak FLOP/s of {device}", file=sys.stderr)
             peaks[device] = machine.peak_flops(device)
+        params = pkg.num_weights + pkg.num_frames * sum(math.prod(s) for s in pkg.embed_shapes.values())
         info = {"path": str(path), "family": pkg.family, "frames": [frames.start, frames.stop],
-                "height": pkg.height, "width": pkg.width, "macs_per_frame": macs, "results": []}
+                "height": pkg.height, "width": pkg.width, "parameters": params, "macs_per_frame": macs,
+                "results": []}
         reference = None
         for name, device in decoders:
             batch = args.batch or _best_batch(name, device, pkg, feeds, n)
             for b in sorted({1, min(batch, n)}):
-                print(f"nerv-bench: {Path(path).name}: {name} ({device}) batch {b}", file=sys.stderr)
+                label = eager_name(pkg.family) if name == EAGER else name
+                print(f"nerv-bench: {Path(path).name}: {label} ({device}) batch {b}", file=sys.stderr)
                 dec = _make(name, device, pkg, b)
                 times, out = _time(dec, feeds, b, args.warmup, args.repeats)
                 dec.close()
@@ -131,7 +138,7 @@ def bench_package(path: str, args, decoders, peaks: dict[str, dict]) -> dict:
                 calls = [s for t in times[:n // b] for s in t.times_s]  # full batches only
                 flops = 2.0 * macs * fps
                 info["results"].append({
-                    "decoder": name, "device": device, "precision": getattr(dec, "precision", "fp32"),
+                    "decoder": label, "device": device, "precision": getattr(dec, "precision", "fp32"),
                     "batch": b, "fps": fps,
                     "latency_ms": {"p50": 1e3 * float(np.percentile(calls, 50)),
                                    "p99": 1e3 * float(np.percentile(calls, 99))},
@@ -142,18 +149,25 @@ def bench_package(path: str, args, decoders, peaks: dict[str, dict]) -> dict:
     return info
 
 
-def _relative(packages: list[dict]) -> None:
-    """Add each row's decode time per frame relative to the HNeRV package's same decoder and batch kind."""
+def _kind(row: dict) -> tuple:
+    """What a row is compared on across packages: decoder (any ``*-eager`` is the eager baseline),
+    device, and batch 1 or best."""
+    decoder = EAGER if row["decoder"].endswith("-eager") else row["decoder"]
+    return decoder, row["device"], row["batch"] == 1
+
+
+def versus_hnerv(packages: list[dict]) -> dict | None:
+    """The suite's comparison: every other package's time per frame relative to the HNeRV package's,
+    same decoder kind, device and batch kind (``None`` without an HNeRV package and another one)."""
     base = next((p for p in packages if p["family"].removeprefix("test-") == "hnerv"), None)
     if base is None or len(packages) < 2:
-        return
-    for p in packages:
-        for row in p["results"]:
-            kind = row["batch"] == 1
-            ref = next((r for r in base["results"]
-                        if r["decoder"] == row["decoder"] and r["device"] == row["device"]
-                        and (r["batch"] == 1) == kind), None)
-            row["time_vs_hnerv"] = ref["fps"] / row["fps"] if ref else None
+        return None
+    ref = {_kind(r): r for r in base["results"]}
+    rows = [{"package": p["path"], "family": p["family"], "parameters": p["parameters"],
+             "decoder": r["decoder"], "device": r["device"], "batch": r["batch"],
+             "time_vs_hnerv": ref[_kind(r)]["fps"] / r["fps"]}
+            for p in packages if p is not base for r in p["results"] if _kind(r) in ref]
+    return {"hnerv": base["path"], "hnerv_parameters": base["parameters"], "rows": rows}
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -174,19 +188,21 @@ def _main(argv: Sequence[str] | None) -> int:
         try:
             import torch
         except ImportError:
-            raise UserError("the hnerv-eager baseline needs torch (pip install 'nervkit[train]'), "
+            raise UserError("the eager baseline needs torch (pip install 'nervkit[train]'), "
                             "or pass --baseline none") from None
         torch_devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
         gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
     decoders = _decoders(args, torch_devices)
     peaks: dict[str, dict] = {}
     packages = [bench_package(p, args, decoders, peaks) for p in paths]
-    _relative(packages)
     report = {"machine": machine.describe(gpu), "peak": peaks,
               "settings": {"warmup": args.warmup, "repeats": args.repeats,
                            "frames": args.frames or f"first {DEFAULT_FRAMES}",
                            "timed": "decoder network only, per batch call, outputs on the host"},
               "packages": packages}
+    suite = versus_hnerv(packages)
+    if suite:
+        report["versus_hnerv"] = suite
     if args.json:
         write_json(args.json, report)
     if args.plot:

@@ -24,29 +24,37 @@ def _header(report: dict) -> list[str]:
 def table(report: dict) -> str:
     """The whole report as aligned text: machine and settings, then one block per package."""
     lines = _header(report)
-    suite = any("time_vs_hnerv" in r for p in report["packages"] for r in p["results"])
     cols = ["decoder", "device", "prec", "batch", "FPS", "p50 ms", "p99 ms", "GFLOP/s", "% peak",
-            "max|d| 8bit"] + (["time vs hnerv"] if suite else [])
+            "max|d| 8bit"]
     for p in report["packages"]:
-        lines += ["", f"{Path(p['path']).name}: family {p['family']}, {p['width']}x{p['height']}, frames "
-                      f"{p['frames'][0]}:{p['frames'][1]}, {p['macs_per_frame'] / 1e9:.3f} GMAC per frame"]
+        lines += ["", f"{Path(p['path']).name}: family {p['family']}, {p['parameters']:,} parameters, "
+                      f"{p['width']}x{p['height']}, frames {p['frames'][0]}:{p['frames'][1]}, "
+                      f"{p['macs_per_frame'] / 1e9:.3f} GMAC per frame"]
         rows = [cols]
         for r in p["results"]:
-            diff = "reference" if r["max_abs_diff"] == 0.0 and r["decoder"] == "hnerv-eager" else (
+            diff = "reference" if r["max_abs_diff"] == 0.0 and r["decoder"].endswith("-eager") else (
                 "-" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.4f}")
             row = [r["decoder"], r["device"], r["precision"], str(r["batch"]), f"{r['fps']:.2f}",
                    f"{r['latency_ms']['p50']:.1f}", f"{r['latency_ms']['p99']:.1f}",
                    f"{r['flops'] / 1e9:.1f}", f"{100 * r['peak_share']:.1f}", diff]
-            if suite:
-                rel = r.get("time_vs_hnerv")
-                row.append("-" if rel is None else f"{rel:.2f}x")
             rows.append(row)
-        widths = [max(len(row[i]) for row in rows) for i in range(len(cols))]
-        for row in rows:
-            cells = [c.ljust(w) if i < 3 else c.rjust(w)
-                     for i, (c, w) in enumerate(zip(row, widths, strict=True))]
-            lines.append("  " + "  ".join(cells))
+        lines += _aligned(rows, left=3)
+    suite = report.get("versus_hnerv")
+    if suite:
+        lines += ["", f"suite: time per frame relative to {Path(suite['hnerv']).name} "
+                      f"({suite['hnerv_parameters']:,} parameters), same decoder kind and batch kind"]
+        rows = [["package", "family", "parameters", "decoder", "device", "batch", "time vs hnerv"]]
+        rows += [[Path(r["package"]).name, r["family"], f"{r['parameters']:,}", r["decoder"], r["device"],
+                  str(r["batch"]), f"{r['time_vs_hnerv']:.2f}x"] for r in suite["rows"]]
+        lines += _aligned(rows, left=5)
     return "\n".join(lines)
+
+
+def _aligned(rows: list[list[str]], left: int) -> list[str]:
+    """Table lines: the first ``left`` columns left-aligned, the rest right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(c.ljust(w) if i < left else c.rjust(w)
+                             for i, (c, w) in enumerate(zip(row, widths, strict=True))) for row in rows]
 
 
 def plot(report: dict, path: str) -> None:

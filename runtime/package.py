@@ -112,6 +112,8 @@ class Package:
         if m.get("format") != "nvpkg":
             raise _bad("format is not 'nvpkg'")
         self.family = _get(m, "family", str, "manifest")
+        # the family's config, plain JSON; None in packages written before nerv-export stored it
+        self.config = _get(m, "config", dict, "manifest") if "config" in m else None
         video = _get(m, "video", dict, "manifest")
         self.num_frames = _int(video, "num_frames", 1, MAX_FRAMES, "video")
         self.height = _int(video, "height", 1, MAX_SIDE, "video")

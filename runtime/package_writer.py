@@ -29,11 +29,13 @@ def _record(name: str, q: Quantized, params: bytearray) -> dict:
     return rec
 
 
-def write_package(path: str | os.PathLike, *, family: str, video: dict, graph: bytes,
+def write_package(path: str | os.PathLike, *, family: str, config: dict, video: dict, graph: bytes,
                   weights: dict[str, Quantized], embeddings: dict[str, Quantized], extra: dict | None = None
                   ) -> int:
     """Entropy-code ``weights`` and ``embeddings`` and write one package; returns its size in bytes.
 
+    ``family``, ``config``: the registered model name and its config as plain JSON (what the trainer
+    rebuilds the model from; the runtime never reads it).
     ``video``: ``num_frames``, ``height``, ``width``, ``fps`` (+ optional ``colour``, ``source``).
     ``graph``: ONNX bytes whose initializers named in ``weights`` are external.
     ``embeddings``: per graph input, codes ``[num_frames, ...]``; each frame becomes one chunk.
@@ -53,6 +55,7 @@ def write_package(path: str | os.PathLike, *, family: str, video: dict, graph: b
     manifest = {
         "format": "nvpkg",
         "family": family,
+        "config": config,
         "video": {"colour": DEFAULT_COLOUR, "source": "", **video},
         "graph": {"section": "graph", "inputs": {k: list(q.codes.shape[1:]) for k, q in embeddings.items()},
                   "output": "frames"},

@@ -59,7 +59,7 @@ def test_bench_json_table_plot(pkgs, tmp_path, capsys):
             "--plot", str(png)]
     assert main(args) == 0
     out = capsys.readouterr().out
-    for text in ("peak cpu", "GFLOP/s measured", "1 warm-up + 2 timed", "hnerv-eager", "ort-cpu",
+    for text in ("peak cpu", "GFLOP/s measured", "1 warm-up + 2 timed", "test-hnerv-eager", "ort-cpu",
                  "reference"):
         assert text in out
     report = json.loads(js.read_text())
@@ -68,29 +68,41 @@ def test_bench_json_table_plot(pkgs, tmp_path, capsys):
     [p] = report["packages"]
     assert p["macs_per_frame"] > 0 and p["frames"] == [0, 4]
     rows = {(r["decoder"], r["batch"]): r for r in p["results"]}
-    assert set(rows) == {("hnerv-eager", 1), ("hnerv-eager", 2), ("ort-cpu", 1), ("ort-cpu", 2)}
+    assert set(rows) == {("test-hnerv-eager", 1), ("test-hnerv-eager", 2), ("ort-cpu", 1), ("ort-cpu", 2)}
     for r in rows.values():
         assert r["fps"] > 0 and 0 < r["latency_ms"]["p50"] <= r["latency_ms"]["p99"]
         assert r["flops"] == pytest.approx(2 * p["macs_per_frame"] * r["fps"])
         assert r["max_abs_diff"] < 0.01  # 8-bit levels: same graph and weights, fp32 both
-    assert rows[("hnerv-eager", 1)]["max_abs_diff"] == 0
+    assert rows[("test-hnerv-eager", 1)]["max_abs_diff"] == 0
     with Image.open(png) as im:
         assert im.format == "PNG" and im.width > 600 and im.height > 200
 
 
 def test_suite_is_relative_to_hnerv(pkgs, tmp_path, capsys):
     suite = pkgs[0].parent
-    assert main(["--suite", str(suite), "--baseline", "none", "--frames", "0:2", "--batch", "2",
-                 "--repeats", "1", "--json", "-"]) == 0
+    assert main(["--suite", str(suite), "--frames", "0:2", "--batch", "2", "--repeats", "1",
+                 "--json", "-"]) == 0
     report = json.loads(capsys.readouterr().out)
     by_family = {p["family"]: p for p in report["packages"]}
     assert set(by_family) == {"test-hnerv", "test-hfe-hnerv"}
-    base = {r["batch"]: r["fps"] for r in by_family["test-hnerv"]["results"]}
-    for p in by_family.values():
-        assert {(r["decoder"], r["batch"]) for r in p["results"]} == {("ort-cpu", 1), ("ort-cpu", 2)}
-        for r in p["results"]:
-            assert r["max_abs_diff"] is None  # no baseline
-            assert r["time_vs_hnerv"] == pytest.approx(base[r["batch"]] / r["fps"])
+    for family, p in by_family.items():
+        assert {(r["decoder"], r["batch"]) for r in p["results"]} == {
+            (f"{family}-eager", 1), (f"{family}-eager", 2), ("ort-cpu", 1), ("ort-cpu", 2)}
+        assert all("time_vs_hnerv" not in r for r in p["results"])  # the comparison is its own block
+        with open_package(p["path"]) as pkg:  # decoder weights plus embeddings, as the papers count
+            assert p["parameters"] == pkg.num_weights + sum(
+                pkg.embeddings(0, pkg.num_frames)[k].size for k in pkg.embed_names)
+    fps = {(p["family"], r["decoder"].replace(p["family"], "x"), r["batch"]): r["fps"]
+           for p in by_family.values() for r in p["results"]}
+    versus = report["versus_hnerv"]
+    assert versus["hnerv"] == by_family["test-hnerv"]["path"]
+    rows = {(r["decoder"], r["batch"]): r for r in versus["rows"]}
+    assert set(rows) == {("test-hfe-hnerv-eager", 1), ("test-hfe-hnerv-eager", 2), ("ort-cpu", 1),
+                         ("ort-cpu", 2)}
+    for (decoder, batch), r in rows.items():
+        key = decoder.replace("test-hfe-hnerv", "x")
+        assert r["family"] == "test-hfe-hnerv"
+        assert r["time_vs_hnerv"] == pytest.approx(fps["test-hnerv", key, batch] / fps["test-hfe-hnerv", key, batch])
 
 
 @pytest.mark.parametrize("args, message", [

@@ -84,19 +84,22 @@ def test_quantizer_constant_tensor_is_exact():
 
 
 def test_scalar_parameter_survives_compression():
-    """A 0-d parameter (a learnable scale) quantises and comes back as a 0-d float32 tensor."""
-    from nervkit.export.compress import Compressed, dequantized_model
-    from nervkit.trainer.checkpoint import LoadedModel, VideoInfo
+    """A 0-d parameter (a learnable scale) quantises and loads back as a 0-d float32 parameter."""
+    from nervkit.trainer.base import NeRVModel
 
-    class Scaled(torch.nn.Module):
+    class Scaled(NeRVModel):
         def __init__(self):
-            super().__init__()
+            super().__init__(None)
             self.scale = torch.nn.Parameter(torch.tensor(0.3))
 
     model = Scaled()
-    weights = {"scale": quantize_tensor(model.scale.detach(), 8)}
-    out = dequantized_model(LoadedModel(model, VideoInfo(1, 2, 2), {}), Compressed(weights, {}, False))
-    assert out.scale.shape == () and out.scale.item() == pytest.approx(0.3, abs=1e-6)
+    q = quantize_tensor(model.scale.detach(), 8)
+    model.load_decoder_state({"scale": q.dequantize()})
+    assert model.scale.shape == () and model.scale.item() == pytest.approx(0.3, abs=1e-6)
+    with pytest.raises(ValueError, match="names differ"):
+        model.load_decoder_state({"scale": q.dequantize(), "other": q.dequantize()})
+    with pytest.raises(ValueError, match="shape"):
+        model.load_decoder_state({"scale": np.zeros(2, np.float32)})
 
 
 def test_global_pruning_fraction_and_biases_kept():

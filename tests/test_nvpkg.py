@@ -3,6 +3,7 @@ bad input the issue lists, each a PackageError (exit 2 from nerv-info) without w
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import struct
@@ -61,8 +62,13 @@ def test_round_trip_metadata_and_embeddings(tiny):
         # round trip: exactly the quantiser's codes, dequantised
         sent = quantize_tensor(loaded.embeddings["embed"], 6).dequantize()
         np.testing.assert_array_equal(whole, sent)
-        assert set(pkg.weights()) == {"model." + k for k, _ in loaded.model.named_parameters()
-                                      if not k.startswith("encoder.")}
+        # every decoder parameter, under its own name, with the quantiser's values
+        params = {k: p for k, p in loaded.model.named_parameters() if not k.startswith("encoder.")}
+        weights = pkg.weights()
+        assert set(weights) == set(params)
+        for k, p in params.items():
+            np.testing.assert_array_equal(weights[k], quantize_tensor(p.detach(), 8).dequantize())
+        assert pkg.config == json.loads(json.dumps(dataclasses.asdict(loaded.model.config)))
 
 
 def test_frame_read_touches_only_that_frame(tiny, monkeypatch):

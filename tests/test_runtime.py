@@ -10,7 +10,7 @@ import pytest
 import torch
 from test_nvpkg import make_tiny
 
-from nervkit.export.compress import compress, dequantized_embeddings, dequantized_model
+from nervkit.export.build import export_decoder
 from nervkit.runtime import Decoder, UserError, available_backends, open_package, to_uint8
 from nervkit.runtime.timing import measure
 
@@ -24,10 +24,9 @@ def tiny(tmp_path_factory):
 def test_decode_equals_eager_pytorch(tiny):
     """Package -> ORT CPU equals eager PyTorch with the same dequantised weights (fp32)."""
     loaded, path, _ = tiny
-    comp = compress(loaded)  # deterministic: the same codes the package holds
-    model = dequantized_model(loaded, comp)
+    exported = export_decoder(loaded)  # deterministic: the same codes the package holds
     with torch.no_grad():
-        ref = model.decode(dequantized_embeddings(comp)["embed"]).numpy()
+        ref = exported.model.decode(torch.from_numpy(exported.embeddings["embed"])).numpy()
     with open_package(path) as pkg, Decoder(pkg, backend="ort-cpu", batch=3) as dec:
         out = dec.decode_float()
         batches = [b.shape[0] for b in dec.decode_batches(1, 7)]

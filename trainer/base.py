@@ -55,11 +55,37 @@ class NeRVModel(nn.Module):
                 module.exportable = exportable
         return self
 
+    def decoder_state(self) -> dict[str, nn.Parameter]:
+        """The parameters ``decode`` uses, by state-dict name: everything outside ``self.encoder``.
+
+        These are what a package stores (ONNX initializers of the same names) and what
+        :meth:`load_decoder_state` sets.
+        """
+        return {k: p for k, p in self.named_parameters() if not k.startswith("encoder.")}
+
+    def load_decoder_state(self, values: dict) -> NeRVModel:
+        """Set every decoder parameter from ``values`` (name -> array or tensor of the parameter's shape).
+
+        ``values`` must name exactly the parameters of :meth:`decoder_state`; a missing, extra or
+        mis-shaped entry raises ``ValueError`` (a package or checkpoint that does not fit this model).
+        """
+        params = self.decoder_state()
+        if set(values) != set(params):
+            diff = sorted(set(params) ^ set(values))
+            raise ValueError(f"decoder weights do not fit the {self.name or type(self).__name__} model: "
+                             f"{len(diff)} names differ ({', '.join(diff[:3])})")
+        with torch.no_grad():
+            for k, p in params.items():
+                value = torch.as_tensor(values[k], dtype=p.dtype)  # 0-d numpy scalars included
+                if value.shape != p.shape:
+                    raise ValueError(f"decoder weight {k} has shape {tuple(value.shape)}, the model "
+                                     f"wants {tuple(p.shape)}")
+                p.copy_(value)
+        return self
+
     def decoder_parameters(self) -> int:
         """Number of parameters the decoder uses (everything but ``self.encoder``)."""
-        encoder = getattr(self, "encoder", None)
-        skip = {id(p) for p in encoder.parameters()} if encoder is not None else set()
-        return sum(p.numel() for p in self.parameters() if id(p) not in skip)
+        return sum(p.numel() for p in self.decoder_state().values())
 
 
 class DecoderGraph(nn.Module):

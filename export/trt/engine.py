@@ -1,5 +1,8 @@
 """Build a TensorRT engine from the TensorRT-flavoured decoder ONNX, with timing and engine caches.
 
+The graph is the TensorRT flavour (``optimize_for(graph, "trt", precision)``) of the one exported graph
+(:func:`nervkit.export.build.export_decoder`), so the engine computes what the package decodes.
+
 Written from NVIDIA's TensorRT 10 Python API documentation (``Builder``, ``OnnxParser``,
 ``IBuilderConfig``, ``IOptimizationProfile``, ``ITimingCache``); TensorRT cannot be installed on our own
 machines, so this path is exercised only where TensorRT and a GPU exist (tests skip elsewhere).
@@ -69,15 +72,3 @@ def cached_engine(package_path: str | os.PathLike, graph: onnx.ModelProto, preci
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, engine)
     return path
-
-
-def trt_graph(loaded, precision: str, quant_bits: int, embed_bits: int, prune: float) -> onnx.ModelProto:
-    """The TensorRT-flavoured graph of the package's decoder: the same compression (deterministic), so the
-    engine computes what the package decodes; Haar nodes folded or kept as plugin nodes."""
-    from ..compress import compress, dequantized_embeddings, dequantized_model
-    from ..onnx_graph import export_decoder_onnx
-    from ..passes.pipeline import optimize_for
-
-    comp = compress(loaded, quant_bits, embed_bits, prune)
-    embeds = {k: v[:1] for k, v in dequantized_embeddings(comp).items()}
-    return optimize_for(export_decoder_onnx(dequantized_model(loaded, comp), embeds), "trt", precision)
