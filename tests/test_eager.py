@@ -70,6 +70,6 @@ def test_package_without_config_is_one_clear_error(tmp_path):
 def test_config_that_does_not_fit_the_weights_is_a_package_error(tmp_path):
     path = make_package(tmp_path / "p.nvpkg")
     bad = tmp_path / "bad.nvpkg"
-    _rewrite_manifest(path, bad, lambda m: m["config"].update(fc_dim=m["config"]["fc_dim"] + 1))
+    _rewrite_manifest(path, bad, lambda m: m["config"]["widths"].__setitem__(0, m["config"]["widths"][0] + 1))
     with open_package(bad) as pkg, pytest.raises(PackageError, match="do not rebuild"):
         EagerDecoder(pkg)
