@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nervkit.runtime.atomic import AtomicOutput
-from nervkit.runtime.errors import UserError
+from . import figure
 
 
 def _header(report: dict) -> list[str]:
@@ -59,15 +58,8 @@ def _aligned(rows: list[list[str]], left: int) -> list[str]:
 
 def plot(report: dict, path: str) -> None:
     """Horizontal bars of frames per second, one per decoder and batch, grouped by package, each
-    labelled with its FPS and share of peak; log scale when the bars span more than 30x.
-    Written to a temporary file and renamed, so a failed plot leaves no file."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UserError("--plot needs matplotlib: pip install 'nervkit[plot]'") from None
+    labelled with its FPS and share of peak; log scale when the bars span more than 30x."""
+    plt = figure.pyplot()
     labels, values, notes, colours = [], [], [], []
     palette = plt.get_cmap("tab10")
     names = sorted({r["decoder"] + " " + r["device"] for p in report["packages"] for r in p["results"]})
@@ -95,8 +87,4 @@ def plot(report: dict, path: str) -> None:
                  + (f" + {m['gpu']}" if "gpu" in m else "")
                  + f"\n{s['warmup']} warm-up + {s['repeats']} timed calls per batch", fontsize=10)
     fig.tight_layout()
-    try:
-        with AtomicOutput(path) as out:
-            fig.savefig(out.path, dpi=120, format=Path(path).suffix[1:].lower())
-    finally:
-        plt.close(fig)
+    figure.save(fig, path)

@@ -1,0 +1,96 @@
+"""Per-frame PSNR and MS-SSIM of uint8 RGB frames in numpy, for ``nerv-rd`` (which must not import torch).
+
+Both follow the trainer's definitions (``nervkit.trainer.metrics``, the numbers ``nerv-train`` prints),
+so a package's PSNR here is the one its training reported: frames scaled to [0, 1], PSNR is
+``-10 log10(MSE)`` per frame over all three channels (HNeRV's ``psnr_fn_single``), and MS-SSIM is
+Wang, Simoncelli and Bovik (2003) as ``pytorch_msssim`` computes it: 11-tap Gaussian window (sigma 1.5)
+applied as a valid separable convolution, K1 = 0.01, K2 = 0.03, up to five scales weighted
+0.0448 ... 0.1333 with 2x2 average pooling between scales (odd sides zero-padded on both sides and
+the padding counted, as ``avg_pool2d(padding=1)`` does), fewer scales (weights renormalised) for
+frames whose short side is 160 pixels or less. ``tests/test_rd.py`` checks both against the torch
+implementations. The trainer cannot share this code (it may import nothing of ours), hence two
+implementations of one definition, held equal by that test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+_WIN, _SIGMA = 11, 1.5
+_C1, _C2 = 0.01**2, 0.03**2
+_CHUNK = 8
+"""Frames per step: bounds the float64 working set to a few dozen frames' worth."""
+
+
+def _unit(frames: np.ndarray) -> np.ndarray:
+    """uint8 ``[n, H, W, 3]`` -> float64 ``[n, 3, H, W]`` in [0, 1]."""
+    return frames.transpose(0, 3, 1, 2).astype(np.float64) / 255.0
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-frame PSNR in dB of uint8 ``[N, H, W, 3]`` frames (peak 255, MSE floored at 1e-12 of peak^2)."""
+    diff = a.reshape(len(a), -1).astype(np.float64) - b.reshape(len(b), -1)
+    mse = np.mean(diff * diff, axis=1) / 255.0**2
+    return -10.0 * np.log10(np.maximum(mse, 1e-12))
+
+
+def _window() -> np.ndarray:
+    x = np.arange(_WIN, dtype=np.float64) - _WIN // 2
+    g = np.exp(-(x**2) / (2 * _SIGMA**2))
+    return g / g.sum()
+
+
+def _blur(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Valid separable Gaussian filter over the last two axes: ``[..., H, W] -> [..., H-10, W-10]``."""
+    w = x.shape[-1] - _WIN + 1
+    x = sum(g[k] * x[..., k:k + w] for k in range(_WIN))
+    h = x.shape[-2] - _WIN + 1
+    return sum(g[k] * x[..., k:k + h, :] for k in range(_WIN))
+
+
+def _ssim_terms(x: np.ndarray, y: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame mean SSIM and contrast-structure term of ``[n, 3, H, W]`` images -> ``[n]`` each."""
+    mx, my = _blur(x, g), _blur(y, g)
+    vx, vy = _blur(x * x, g) - mx * mx, _blur(y * y, g) - my * my
+    cov = _blur(x * y, g) - mx * my
+    cs = (2 * cov + _C2) / (vx + vy + _C2)
+    lum = (2 * mx * my + _C1) / (mx * mx + my * my + _C1)
+    n = len(x)
+    return (lum * cs).reshape(n, -1).mean(1), cs.reshape(n, -1).mean(1)
+
+
+def _halve(x: np.ndarray) -> np.ndarray:
+    """2x2 average pooling; an odd side gets one zero row/column on each side first (counted in the mean)."""
+    pads = [(0, 0)] * (x.ndim - 2) + [(s % 2, s % 2) for s in x.shape[-2:]]
+    x = np.pad(x, pads)
+    h, w = (x.shape[-2] - 2) // 2 + 1, (x.shape[-1] - 2) // 2 + 1
+    x = x[..., :2 * h, :2 * w]
+    return x.reshape(*x.shape[:-2], h, 2, w, 2).mean(axis=(-3, -1))
+
+
+def _ms_ssim_chunk(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    g = _window()
+    side = min(x.shape[-2:])
+    levels = 1
+    while levels < len(MS_SSIM_WEIGHTS) and side // 2**levels >= _WIN:
+        levels += 1
+    weights = np.array(MS_SSIM_WEIGHTS[:levels]) / sum(MS_SSIM_WEIGHTS[:levels])
+    out = np.ones(len(x))
+    for level, weight in enumerate(weights):
+        ssim, cs = _ssim_terms(x, y, g)
+        term = ssim if level == levels - 1 else cs
+        out *= np.maximum(term, 0.0) ** weight
+        if level < levels - 1:
+            x, y = _halve(x), _halve(y)
+    return out
+
+
+def ms_ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-frame MS-SSIM of uint8 ``[N, H, W, 3]`` frames -> float64 ``[N]`` (see module docstring).
+
+    Frames need at least 11 pixels a side (one scale)."""
+    if min(a.shape[1:3]) < _WIN:
+        raise ValueError(f"MS-SSIM needs frames of at least {_WIN} pixels a side, got {a.shape[2]}x{a.shape[1]}")
+    return np.concatenate([_ms_ssim_chunk(_unit(a[i:i + _CHUNK]), _unit(b[i:i + _CHUNK]))
+                           for i in range(0, len(a), _CHUNK)])
