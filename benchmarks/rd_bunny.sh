@@ -10,7 +10,7 @@ work=${2:-rd-bunny}
 epochs=${3:-12}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$work"
-for size in 0.1 0.2 0.35; do
+for size in 0.05 0.1 0.2; do
   for model in hnerv snerv; do
     name="$work/$model-$size"
     nerv-train "$frames" -o "$name.pt" --model "$model" --size "$size" --epochs "$epochs" \

@@ -111,7 +111,8 @@ def side_by_side(frames: np.ndarray, index: int, packages: list[dict], same: lis
         for c in (c for c in same if c["package"] == info["path"]):
             q = c["point"]
             decoded, _ = anchors.decode(q["path"])
-            tiles.append(_label(big(decoded[index]), f"{c['codec']} {q['setting']}: {q['bytes']:,} B, {q['psnr']:.2f} dB"))
+            text = f"{c['codec']} {q['setting']}: {q['bytes']:,} B, {q['psnr']:.2f} dB"
+            tiles.append(_label(big(decoded[index]), text))
         rows.append(tiles)
     width = sum(t.width for t in rows[0]) + 4 * (len(rows[0]) - 1)
     sheet = Image.new("RGB", (width, sum(r[0].height + 4 for r in rows) - 4), "white")
