@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from nervkit.runtime import Decoder, open_package
+from nervkit.runtime import Decoder, open_package, quality
 from nervkit.runtime.errors import UserError, run_cli
 from nervkit.runtime.jsonout import write_json
+from nervkit.runtime.video import load_video, parse_hw
 
-from . import anchors, machine, quality, rdreport
+from . import anchors, machine, rdreport
 from .bjontegaard import METHODS, bd_psnr, bd_rate, fit_name
-from .source import load_source, parse_hw
 
 MAX_LADDER = 14
 """Most CRFs one codec's sweep encodes (besides the --same-size searches)."""
@@ -89,7 +89,7 @@ def _check_packages(paths: list[Path], frames: np.ndarray) -> list[dict]:
             if (pkg.num_frames, pkg.height, pkg.width) != (n, h, w):
                 raise UserError(f"{path}: {pkg.num_frames} frames of {pkg.width}x{pkg.height}, but the source has "
                                 f"{n} frames of {w}x{h} (same --crop/--resize as nerv-train?)")
-            out.append({"path": str(path), "family": pkg.family, "bytes": path.stat().st_size, "fps": pkg.fps})
+            out.append({"path": str(path), "family": pkg.family, "bytes": path.stat().st_size})
     return out
 
 
@@ -231,7 +231,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if same_size and not specs:
         raise UserError("--same-size and --side-by-side need at least one codec")
     paths = _package_paths(args.packages)
-    frames = load_source(args.source, parse_hw(args.crop, "--crop"), parse_hw(args.resize, "--resize"))
+    clip = load_video(args.source, parse_hw(args.crop), parse_hw(args.resize))
+    frames = clip.frames
     packages = _check_packages(paths, frames)
     n = len(frames)
     shown = n // 2 if args.frame is None else args.frame
@@ -251,7 +252,7 @@ def _main(argv: Sequence[str] | None) -> int:
         runs, same = [], []
         with tqdm(desc="anchors", unit="encode", file=sys.stderr, disable=None, leave=False) as bar:
             for spec in specs:
-                run = AnchorRun(spec, frames, packages[0]["fps"], folder, bar)
+                run = AnchorRun(spec, frames, clip.fps, folder, bar)
                 run.sweep((min(bpps), max(bpps)), (min(psnrs), max(psnrs)))
                 if same_size:
                     same += [{"package": p["path"], "codec": spec.label, "point": run.same_size(p["bytes"])}

@@ -9,10 +9,10 @@ import pytest
 import torch
 from tiny import tiny_model_pt
 
-from nervkit.player import anchors, quality
+from nervkit.player import anchors
 from nervkit.player.bjontegaard import bd_psnr, bd_rate
 from nervkit.player.rd import main
-from nervkit.player.source import load_source
+from nervkit.runtime import quality, video
 from nervkit.trainer import metrics
 from nervkit.trainer.synthetic import synthetic_clip, write_frames_png
 from nervkit.trainer.video import load_video
@@ -81,10 +81,11 @@ def test_numpy_metrics_match_the_trainers(hw):
                                                                           size_average=False).numpy(), atol=1e-5)
 
 
-def test_source_reader_matches_the_trainer(tmp_path):
+def test_numpy_bicubic_matches_the_trainers_torch_resize(tmp_path):
+    """nerv-rd reads the source with the numpy resize, nerv-train with PyTorch's."""
     write_frames_png(synthetic_clip(3, 50, 90), tmp_path / "clip")
     for crop, resize in (((40, 71), (24, 36)), (None, (77, 133)), ((33, 47), None)):
-        ours = load_source(tmp_path / "clip", crop, resize)
+        ours = video.load_video(tmp_path / "clip", crop, resize).frames
         theirs = load_video(tmp_path / "clip", crop=crop, resize=resize).frames
         assert ours.shape == theirs.shape
         diff = np.abs(ours.astype(int) - theirs)

@@ -7,9 +7,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from nervkit.runtime.errors import UserError
+from nervkit.runtime.video import parse_hw
 from nervkit.trainer import cli
 from nervkit.trainer.synthetic import synthetic_clip, write_frames_png
-from nervkit.trainer.video import load_video, parse_hw
+from nervkit.trainer.video import load_video
 
 
 def test_lossless_mkv_decodes_to_the_original_pixels(frames_720p):

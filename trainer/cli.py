@@ -12,10 +12,11 @@ import torch
 from ..runtime.atomic import check_writable
 from ..runtime.errors import UserError, run_cli
 from ..runtime.jsonout import add_json_argument, check_json_target, write_json
+from ..runtime.video import parse_hw
 from .checkpoint import VideoInfo, load_model
 from .registry import create_model, get_spec, model_names
 from .train import TrainConfig, fit
-from .video import load_video, parse_hw
+from .video import load_video
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,61 +1,16 @@
-"""Reading a video into uint8 frames, with HNeRV's center crop and bicubic resize.
-
-Input is any file PyAV opens (mp4, mkv, mov, y4m, ...) or a folder of PNG/JPEG frames (sorted by name).
-Frames are kept as uint8 ``[N, H, W, 3]`` RGB; the crop and resize are applied per frame as it is decoded, so
-memory is bounded by the output, which is checked against ``max_bytes`` before it can grow past it.
-"""
+"""The training input: :func:`nervkit.runtime.video.load_video` with the resize HNeRV trains on, PyTorch's
+own bicubic ``F.interpolate`` (so frames are bit-identical to the official code's)."""
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..runtime.errors import UserError
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
-DEFAULT_MAX_BYTES = 8 << 30
-"""Largest decoded clip (uint8 RGB) we agree to hold in memory: 8 GiB."""
-MAX_SIDE = 8192
-"""Largest frame side in pixels we accept before cropping."""
-
-
-@dataclass
-class Clip:
-    frames: np.ndarray
-    """uint8 ``[N, H, W, 3]`` RGB."""
-    fps: float
-    """Frames per second (24 when the input does not say: a folder of images)."""
-    source: str
-
-
-def parse_hw(text: str | None) -> tuple[int, int] | None:
-    """``"640x1280"`` (or ``640_1280``, HNeRV's spelling) -> ``(640, 1280)``; ``None`` stays ``None``."""
-    if text is None:
-        return None
-    parts = text.lower().replace("_", "x").split("x")
-    try:
-        h, w = (int(p) for p in parts)
-    except ValueError:
-        raise UserError(f"size {text!r} is not HxW, e.g. 640x1280") from None
-    if h <= 0 or w <= 0 or max(h, w) > MAX_SIDE:
-        raise UserError(f"size {text!r} must be positive and at most {MAX_SIDE} pixels a side")
-    return h, w
-
-
-def center_crop(frame: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
-    """Center crop ``[H, W, 3] -> [h, w, 3]``, offsets rounded like torchvision's ``center_crop``."""
-    H, W = frame.shape[:2]
-    h, w = hw
-    if h > H or w > W:
-        raise UserError(f"--crop {h}x{w} is larger than the {H}x{W} frames")
-    top, left = int(round((H - h) / 2.0)), int(round((W - w) / 2.0))
-    return frame[top:top + h, left:left + w]
+from ..runtime import video
+from ..runtime.video import Clip
 
 
 def resize_bicubic(frame: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -66,90 +21,8 @@ def resize_bicubic(frame: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return (y[0].permute(1, 2, 0).clamp(0, 1) * 255.0).round().to(torch.uint8).numpy()
 
 
-def transform(frame: np.ndarray, crop, resize) -> np.ndarray:
-    if crop is not None:
-        frame = center_crop(frame, crop)
-    if resize is not None and tuple(resize) != frame.shape[:2]:
-        frame = resize_bicubic(frame, resize)
-    return frame
-
-
-def _iter_folder(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
-    from PIL import Image, UnidentifiedImageError
-
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise UserError(f"{path}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in this folder")
-
-    def frames():
-        for f in files:
-            try:
-                with Image.open(f) as im:
-                    if max(im.size) > MAX_SIDE:
-                        raise UserError(f"{f}: {im.size[0]}x{im.size[1]} is larger than {MAX_SIDE} pixels a side")
-                    yield np.asarray(im.convert("RGB"))
-            except (UnidentifiedImageError, OSError) as err:
-                raise UserError(f"{f}: not a readable image ({err})") from None
-
-    return frames(), 24.0, len(files)
-
-
-def _iter_file(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
-    import av
-
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not a readable video ({err})") from None
-    if not container.streams.video:
-        container.close()
-        raise UserError(f"{path}: has no video stream")
-    stream = container.streams.video[0]
-    if max(stream.codec_context.width or 0, stream.codec_context.height or 0) > MAX_SIDE:
-        container.close()
-        raise UserError(f"{path}: frames larger than {MAX_SIDE} pixels a side")
-    fps = float(stream.average_rate) if stream.average_rate else 24.0
-
-    def frames():
-        try:
-            for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24")
-        except av.FFmpegError as err:
-            raise UserError(f"{path}: video data is damaged ({err})") from None
-        finally:
-            container.close()
-
-    return frames(), fps, int(stream.frames or 0)
-
-
 def load_video(path: str | Path, crop=None, resize=None, max_frames: int | None = None,
-               max_bytes: int = DEFAULT_MAX_BYTES) -> Clip:
-    """Decode ``path`` (video file or image folder) into a :class:`Clip`.
-
-    ``crop`` then ``resize`` are (H, W) tuples, applied in that order (HNeRV's ``--crop_list`` then
-    ``--resize_list``). Empty, unreadable, mixed-size or over-``max_bytes`` input raises ``UserError``.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: no such file or folder")
-    frames_iter, fps, expected = _iter_folder(path) if path.is_dir() else _iter_file(path)
-    out: list[np.ndarray] = []
-    total = 0
-    for raw in frames_iter:
-        frame = transform(raw, crop, resize)
-        if out and frame.shape != out[0].shape:
-            raise UserError(f"{path}: frame {len(out)} is {frame.shape[1]}x{frame.shape[0]}, "
-                            f"frame 0 is {out[0].shape[1]}x{out[0].shape[0]}: all frames must have one size")
-        total += frame.nbytes
-        if total > max_bytes:
-            raise UserError(f"{path}: decoded frames exceed {max_bytes / 2**30:.1f} GiB; "
-                            "use --max-frames, --crop or --resize")
-        out.append(np.ascontiguousarray(frame))
-        if max_frames is not None and len(out) >= max_frames:
-            break
-    if not out:
-        raise UserError(f"{path}: contains no frames")
-    if max_frames is None and expected > len(out):
-        print(f"warning: {path}: decoded {len(out)} of the {expected} frames its header announces "
-              "(truncated file?)", file=sys.stderr)
-    return Clip(np.stack(out), fps, str(path))
+               max_bytes: int = video.DEFAULT_MAX_BYTES) -> Clip:
+    """Decode ``path`` (video file or image folder) into a :class:`~nervkit.runtime.video.Clip`, cropped
+    then resized ((H, W) tuples, HNeRV's ``--crop_list`` then ``--resize_list``) with :func:`resize_bicubic`."""
+    return video.load_video(path, crop, resize, max_frames, max_bytes, resize_fn=resize_bicubic)
