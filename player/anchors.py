@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nervkit.runtime.atomic import AtomicOutput
 from nervkit.runtime.errors import UserError
 
 _YUV = {"format": "yuv420p", "interpolation": "BICUBIC"}
@@ -78,7 +79,7 @@ def encode(frames: np.ndarray, spec: Codec, crf: float, path: str | Path, fps: f
     """Encode uint8 RGB ``[N, H, W, 3]`` at ``crf`` into the Matroska file ``path``; returns its size in bytes."""
     av = _av()
     crf = round(crf) if spec.integer_crf else round(crf, 2)
-    with av.open(str(path), "w", format="matroska") as out:
+    with AtomicOutput(path) as tmp, av.open(str(tmp.path), "w", format="matroska") as out:
         stream = out.add_stream(spec.name, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
         stream.options = {"crf": str(crf), **spec.options}

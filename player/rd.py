@@ -26,8 +26,9 @@ import numpy as np
 from tqdm import tqdm
 
 from nervkit.runtime import Decoder, open_package, quality
+from nervkit.runtime.atomic import check_writable
 from nervkit.runtime.errors import UserError, run_cli
-from nervkit.runtime.jsonout import write_json
+from nervkit.runtime.jsonout import add_json_argument, check_json_target, write_json
 from nervkit.runtime.video import load_video, parse_hw
 
 from . import anchors, machine, rdreport
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="auto", help="runtime backend decoding the packages (default: auto)")
     p.add_argument("--batch", type=int, default=4, help="frames per package decoder call (default: 4)")
     p.add_argument("--keep", metavar="DIR", help="keep the encoded anchor files in DIR (default: discarded)")
-    p.add_argument("--json", metavar="FILE", help="write every number as JSON to FILE ('-' = stdout)")
+    add_json_argument(p, "every number")
     p.add_argument("--plot", metavar="FILE", help="RD chart: PSNR and MS-SSIM against bpp (.png, .svg, .pdf)")
     return p
 
@@ -230,6 +231,10 @@ def _main(argv: Sequence[str] | None) -> int:
     same_size = args.same_size or bool(args.side_by_side)
     if same_size and not specs:
         raise UserError("--same-size and --side-by-side need at least one codec")
+    check_json_target(args.json)
+    for target in (args.plot, args.side_by_side):
+        if target:
+            check_writable(target)
     paths = _package_paths(args.packages)
     clip = load_video(args.source, parse_hw(args.crop), parse_hw(args.resize))
     frames = clip.frames

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from nervkit.runtime import Decoder, open_package
+from nervkit.runtime.atomic import AtomicOutput
 
 from . import anchors, figure
 
@@ -123,11 +124,5 @@ def side_by_side(frames: np.ndarray, index: int, packages: list[dict], same: lis
             sheet.paste(t, (x, y))
             x += t.width + 4
         y += tiles[0].height + 4
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.partial{target.suffix}")
-    try:
-        sheet.save(tmp)
-        tmp.replace(target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with AtomicOutput(path) as out:
+        sheet.save(out.path, format="PNG")
