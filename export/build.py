@@ -18,10 +18,12 @@ import onnx
 import torch
 
 from ..runtime import Decoder, open_package, write_package
+from ..runtime.precision import MANIFEST_KEY
 from ..trainer.checkpoint import LoadedModel
 from ..trainer.metrics import psnr
 from ..trainer.registry import config_to_dict
 from .compress import Compressed, compress
+from .guard import measure_guard
 from .onnx_graph import export_decoder_onnx, externalize_weights, save_onnx
 from .passes.pipeline import optimize_for
 
@@ -37,7 +39,8 @@ class ExportOptions:
     prune: float = 0.0
     """Fraction of decoder weights zeroed by global magnitude pruning before quantisation."""
     eval_frames: int = 8
-    """Frames (from the first) on which PSNR before/after compression is measured; 0 skips it."""
+    """Frames (from the first) on which PSNR before/after compression and the precision guard are
+    measured (against the source video, when readable); 0 skips both."""
     onnx_path: str | None = None
     """Also write the package's decoder graph, weights inline, to this ONNX file."""
     extra: dict = field(default_factory=dict)
@@ -110,35 +113,46 @@ def build_package(loaded: LoadedModel, out: str | os.PathLike, options: ExportOp
     graph = externalize_weights(proto, set(comp.weights))
     compression = {"quant_bits": opts.quant_bits, "embed_bits": opts.embed_bits, "prune": opts.prune,
                    "reused_official_codes": comp.reused_codes, "inline_graph_bytes": len(graph)}
-    size = write_package(
-        out, family=model.name, config=config_to_dict(model.config),
-        video={"num_frames": video.num_frames, "height": video.height, "width": video.width,
-               "fps": video.fps, "source": video.source},
-        graph=graph, weights=comp.weights, embeddings=comp.embeddings,
-        extra={"created_by": "nervkit nerv-export", "compression": compression, **opts.extra})
+    def write(guard: dict | None) -> int:
+        extra = {"created_by": "nervkit nerv-export", "compression": compression, **opts.extra}
+        return write_package(
+            out, family=model.name, config=config_to_dict(model.config),
+            video={"num_frames": video.num_frames, "height": video.height, "width": video.width,
+                   "fps": video.fps, "source": video.source},
+            graph=graph, weights=comp.weights, embeddings=comp.embeddings,
+            extra=extra if guard is None else {**extra, MANIFEST_KEY: guard})
+
+    size = write(None)
     report = {"output": str(out), "family": model.name, "file_bytes": size,
               "bpp": bits_per_pixel(size, video.num_frames, video.height, video.width),
               "frames": video.num_frames, "height": video.height, "width": video.width,
               "decoder_params": sum(q.codes.size for q in comp.weights.values()), **compression}
+    n = min(opts.eval_frames, video.num_frames)
+    ref = _reference_frames(loaded, n) if n > 0 else None
+    if ref is not None and ref.shape[1:] != (3, video.height, video.width):
+        ref = None
     with open_package(out) as pkg:
         report["coders"] = pkg.coders()
-        n = min(opts.eval_frames, video.num_frames)
         if n > 0:
-            report["psnr"] = _quality(loaded, pkg, n)
+            report["psnr"] = _quality(loaded, pkg, n, ref)
+        guard = None if ref is None else measure_guard(pkg, ref, video.source)
+    if guard is not None:  # rewritten with the guard's record (same streams, one more manifest entry)
+        report["file_bytes"] = size = write(guard)
+        report["bpp"] = bits_per_pixel(size, video.num_frames, video.height, video.width)
+        report[MANIFEST_KEY] = guard
     return report
 
 
-def _quality(loaded: LoadedModel, pkg, n: int) -> dict:
+def _quality(loaded: LoadedModel, pkg, n: int, ref: np.ndarray | None) -> dict:
     """PSNR (dB, mean over the first ``n`` frames) of the model before and the package after compression.
 
-    Against the source video when it is readable; otherwise the package against the uncompressed model.
+    Against the source video frames ``ref`` when known; otherwise the package against the uncompressed model.
     """
     model = loaded.model.eval()
     with torch.no_grad():
         before = model.decode(*(loaded.embeddings[k][:n].float() for k in model.embed_names)).numpy()
-    with Decoder(pkg, backend="ort-cpu", batch=min(n, 4)) as dec:
+    with Decoder(pkg, backend="ort-cpu", batch=min(n, 4), precision="fp32") as dec:
         after = dec.decode_float(0, n)
-    ref = _reference_frames(loaded, n)
     out = {"frames": n, "package_vs_uncompressed": _psnr(after, before)}
     if ref is not None and ref.shape == before.shape:
         out["before"], out["after"] = _psnr(before, ref), _psnr(after, ref)

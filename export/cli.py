@@ -33,7 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--prune", type=float, default=0.0, metavar="FRACTION",
                     help="fraction of decoder weights zeroed by global magnitude pruning (default 0)")
     ap.add_argument("--eval-frames", type=int, default=8,
-                    help="first frames on which PSNR before/after compression is measured (0: skip)")
+                    help="first frames on which PSNR before/after compression and the reduced-precision "
+                         "quality guard are measured (0: skip)")
+    ap.add_argument("--source", metavar="VIDEO",
+                    help="the video the model represents (file or image folder), when the model does not "
+                         "record a readable one (the official checkpoint): PSNR and the precision guard are "
+                         "measured against it, center-cropped to the model's size unless the model records "
+                         "its own crop/resize")
     add_json_argument(ap, "the report")
     return ap
 
@@ -58,6 +64,11 @@ def _main(argv) -> int:
         raise UserError(f"--trt: {missing}")
     print(f"nerv-export: loading {args.model}", file=sys.stderr)
     loaded = load_model(args.model)
+    if args.source:
+        video = loaded.video
+        video.source = args.source
+        if video.crop is None and video.resize is None:
+            video.crop = (video.height, video.width)
     print("nerv-export: compressing, exporting the decoder graph", file=sys.stderr)
     exported = export_decoder(loaded, args.quant_bits, args.embed_bits, args.prune)
     trt = None
@@ -79,7 +90,7 @@ def _main(argv) -> int:
         parts = [f"{k} {psnr[k]:.3f} dB" for k in ("before", "after", "package_vs_uncompressed") if k in psnr]
         print(f"nerv-export: PSNR over {psnr['frames']} frames: " + ", ".join(parts), file=sys.stderr)
     if trt is not None:
-        engine = cached_engine(args.output, trt, args.precision, max_batch=1)
+        engine = cached_engine(args.output, trt, args.precision)
         report["trt_engine"] = str(engine)
         print(f"nerv-export: TensorRT engine cached at {engine}", file=sys.stderr)
     if args.json:

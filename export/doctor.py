@@ -11,6 +11,7 @@ Exit 0 when every self-test that could run passed, 1 when one failed, 2 on bad a
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import tempfile
 import warnings
@@ -69,6 +70,12 @@ def _self_test(name: str, model, embeds, eager) -> float:
     feeds = {k: embeds[k].numpy() for k in model.embed_names}
     if name == "trt":
         return _trt_error(optimize_for(raw, "trt"), feeds, eager)
+    if name == "openvino":
+        import openvino as ov
+
+        compiled = ov.Core().compile_model(ov.Core().read_model(io.BytesIO(
+            optimize_for(raw, "ort").SerializeToString())), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        return float(np.abs(compiled(feeds)[0] - eager).max())
     import onnxruntime as ort
 
     provider = {"ort-cpu": "CPUExecutionProvider", "ort-cuda": "CUDAExecutionProvider"}[name]
@@ -83,7 +90,7 @@ def _trt_error(graph, feeds, eager) -> float:
 
     import_tensorrt()
     register_plugins()
-    engine = build_engine(graph, max_batch=len(eager))
+    engine = build_engine(graph, (1, len(eager), len(eager)))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "selftest.engine"
         path.write_bytes(engine)

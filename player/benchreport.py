@@ -13,7 +13,9 @@ def _header(report: dict) -> list[str]:
     where += f", GPU {m['gpu']}" if "gpu" in m else ""
     load = f", load average {m['load_average_1min']}" if "load_average_1min" in m else ""
     lines = [f"machine: {where}{load}; onnxruntime {m['onnxruntime']}"
+             + (f", openvino {m['openvino']}" if "openvino" in m else "")
              + (f", torch {m['torch']}" if "torch" in m else ""),
+             "cpu flags: " + " ".join(m.get("cpu_flags", [])),
              f"timing: {s['warmup']} warm-up + {s['repeats']} timed calls per batch; {s['timed']}"]
     lines += [f"peak {d}: {p['flops'] / 1e9:.1f} GFLOP/s measured ({p['method']})"
               for d, p in report["peak"].items()]
@@ -24,7 +26,7 @@ def table(report: dict) -> str:
     """The whole report as aligned text: machine and settings, then one block per package."""
     lines = _header(report)
     cols = ["decoder", "device", "prec", "batch", "FPS", "p50 ms", "p99 ms", "GFLOP/s", "% peak",
-            "max|d| 8bit"]
+            "max|d| 8bit", "PSNR vs fp32", "guard dB"]
     for p in report["packages"]:
         lines += ["", f"{Path(p['path']).name}: family {p['family']}, {p['parameters']:,} parameters, "
                       f"{p['width']}x{p['height']}, frames {p['frames'][0]}:{p['frames'][1]}, "
@@ -35,17 +37,21 @@ def table(report: dict) -> str:
                 "-" if r["max_abs_diff"] is None else f"{r['max_abs_diff']:.4f}")
             row = [r["decoder"], r["device"], r["precision"], str(r["batch"]), f"{r['fps']:.2f}",
                    f"{r['latency_ms']['p50']:.1f}", f"{r['latency_ms']['p99']:.1f}",
-                   f"{r['flops'] / 1e9:.1f}", f"{100 * r['peak_share']:.1f}", diff]
+                   f"{r['flops'] / 1e9:.1f}", f"{100 * r['peak_share']:.1f}", diff,
+                   "-" if r["psnr_vs_fp32_db"] is None else f"{r['psnr_vs_fp32_db']:.1f}",
+                   "-" if r["guard_loss_db"] is None else f"{r['guard_loss_db']:.4f}"]
             rows.append(row)
         lines += _aligned(rows, left=3)
     suite = report.get("versus_hnerv")
     if suite:
         lines += ["", f"suite: time per frame relative to {Path(suite['hnerv']).name} "
-                      f"({suite['hnerv_parameters']:,} parameters), same decoder kind and batch kind"]
-        rows = [["package", "family", "parameters", "decoder", "device", "batch", "time vs hnerv"]]
+                      f"({suite['hnerv_parameters']:,} parameters), same decoder kind, precision and batch kind"]
+        rows = [["package", "family", "parameters", "decoder", "device", "prec", "batch", "time vs hnerv",
+                 "MACs vs hnerv", "time/MAC vs hnerv"]]
         rows += [[Path(r["package"]).name, r["family"], f"{r['parameters']:,}", r["decoder"], r["device"],
-                  str(r["batch"]), f"{r['time_vs_hnerv']:.2f}x"] for r in suite["rows"]]
-        lines += _aligned(rows, left=5)
+                  r["precision"], str(r["batch"]), f"{r['time_vs_hnerv']:.2f}x", f"{r['macs_vs_hnerv']:.2f}x",
+                  f"{r['time_vs_hnerv'] / r['macs_vs_hnerv']:.2f}x"] for r in suite["rows"]]
+        lines += _aligned(rows, left=6)
     return "\n".join(lines)
 
 

@@ -21,18 +21,28 @@ from nervkit.runtime.errors import UserError
 
 VIDEO_FORMATS = {".mp4": "mp4", ".mkv": "matroska"}
 
+_YUV_MATRIX = np.array([[299, 587, 114], [-10546, -20704, 31250], [31250, -26168, -5082]], np.float32)
+_YUV_OFFSET = np.array([[0], [8_000_000], [8_000_000]], np.float32)
+_YUV_DIVISOR = np.array([[1000], [62_500], [62_500]], np.float32)
+"""T.871's coefficients as exact integer ratios: Y = (299 R + 587 G + 114 B) / 1000, Cb = (8e6 - 10546 R
+- 20704 G + 31250 B) / 62500 (= 128 - 0.168736 R - 0.331264 G + 0.5 B), Cr likewise."""
+
+
 def rgb_to_yuv444(frame: np.ndarray) -> np.ndarray:
     """uint8 RGB ``[H, W, 3]`` -> uint8 planes ``[3, H, W]`` (Y, Cb, Cr), rounded to nearest (ties to even).
 
     Full-range BT.601 as JPEG defines it (ITU-T T.871): full range keeps the most of 8-bit RGB, and the
-    y4m header says so (``XCOLORRANGE=FULL``) for ffmpeg/ffplay. Written per channel in float64 so the
-    result is exactly the specification's arithmetic, whatever the platform's matrix kernels do.
+    y4m header says so (``XCOLORRANGE=FULL``) for ffmpeg/ffplay. Exact, in float32: with the coefficients
+    as integer ratios every numerator is an integer below 2^24, so the 3x3 matrix product and the offset
+    are exact in float32, and one correctly rounded division lands on ``k + 0.5`` only at a true tie.
     """
-    r, g, b = (frame[..., i].astype(np.float64) for i in range(3))
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
-    cr = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
-    return np.clip(np.rint(np.stack([y, cb, cr])), 0, 255).astype(np.uint8)
+    h, w, _ = frame.shape
+    v = _YUV_MATRIX @ frame.reshape(-1, 3).T.astype(np.float32)
+    v += _YUV_OFFSET
+    v /= _YUV_DIVISOR
+    np.rint(v, out=v)
+    np.clip(v, 0, 255, out=v)
+    return v.astype(np.uint8).reshape(3, h, w)
 
 
 def _fps_ratio(fps: float) -> Fraction:

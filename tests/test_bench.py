@@ -15,7 +15,8 @@ from test_play_cli import make_package
 
 from nervkit.player.bench import main
 from nervkit.player.macs import macs_per_frame
-from nervkit.runtime import open_package
+from nervkit.runtime import available_backends, open_package
+from nervkit.runtime.backends import precisions
 
 
 @pytest.fixture(autouse=True)
@@ -64,24 +65,30 @@ def test_bench_json_table_plot(pkgs, tmp_path, capsys):
         assert text in out
     report = json.loads(js.read_text())
     assert report["settings"]["warmup"] == 1 and report["settings"]["repeats"] == 2
-    assert report["machine"]["cores"] >= 1 and report["peak"]["cpu"]["flops"] > 0
+    assert report["machine"]["cores"] >= 1 and report["peak"]["cpu fp32"]["flops"] > 0
+    assert report["machine"]["cpu"] and isinstance(report["machine"]["cpu_flags"], list)
     [p] = report["packages"]
     assert p["macs_per_frame"] > 0 and p["frames"] == [0, 4]
-    rows = {(r["decoder"], r["batch"]): r for r in p["results"]}
-    assert set(rows) == {("test-hnerv-eager", 1), ("test-hnerv-eager", 2), ("ort-cpu", 1), ("ort-cpu", 2)}
-    for r in rows.values():
+    rows = {(r["decoder"], r["precision"], r["batch"]): r for r in p["results"]}
+    runtime = [(b, prec) for b in available_backends() for prec in precisions(b)]
+    assert set(rows) == {(d, prec, b) for d, prec in [("test-hnerv-eager", "fp32"), *runtime] for b in (1, 2)}
+    for (_, prec, _), r in rows.items():
         assert r["fps"] > 0 and 0 < r["latency_ms"]["p50"] <= r["latency_ms"]["p99"]
         assert r["flops"] == pytest.approx(2 * p["macs_per_frame"] * r["fps"])
-        assert r["max_abs_diff"] < 0.01  # 8-bit levels: same graph and weights, fp32 both
-    assert rows[("test-hnerv-eager", 1)]["max_abs_diff"] == 0
+        assert r["peak_share"] == pytest.approx(r["flops"] / report["peak"][f"cpu {prec}"]["flops"])
+        if prec == "fp32":  # 8-bit levels: same graph and weights, fp32 both
+            assert r["max_abs_diff"] < 0.01
+        else:
+            assert r["max_abs_diff"] > 0 and r["psnr_vs_fp32_db"] > 0  # accuracy: test_precision.py
+    assert rows[("test-hnerv-eager", "fp32", 1)]["max_abs_diff"] == 0
     with Image.open(png) as im:
         assert im.format == "PNG" and im.width > 600 and im.height > 200
 
 
 def test_suite_is_relative_to_hnerv(pkgs, tmp_path, capsys):
     suite = pkgs[0].parent
-    assert main(["--suite", str(suite), "--frames", "0:2", "--batch", "2", "--repeats", "1",
-                 "--json", "-"]) == 0
+    assert main(["--suite", str(suite), "--backends", "ort-cpu", "--frames", "0:2", "--batch", "2",
+                 "--repeats", "1", "--json", "-"]) == 0
     report = json.loads(capsys.readouterr().out)
     by_family = {p["family"]: p for p in report["packages"]}
     assert set(by_family) == {"test-hnerv", "test-hfe-hnerv"}
@@ -103,10 +110,13 @@ def test_suite_is_relative_to_hnerv(pkgs, tmp_path, capsys):
         key = decoder.replace("test-hfe-hnerv", "x")
         assert r["family"] == "test-hfe-hnerv"
         assert r["time_vs_hnerv"] == pytest.approx(fps["test-hnerv", key, batch] / fps["test-hfe-hnerv", key, batch])
+        assert r["macs_vs_hnerv"] == pytest.approx(by_family["test-hfe-hnerv"]["macs_per_frame"]
+                                                   / by_family["test-hnerv"]["macs_per_frame"])
 
 
 @pytest.mark.parametrize("args, message", [
     (["--backends", "warp"], "warp"), (["--repeats", "0"], "--repeats"), (["--frames", "5:2"], "--frames"),
+    (["--precision", "fp64"], "--precision"), (["--backends", "ort-cpu", "--precision", "bf16"], "--precision"),
 ])
 def test_bad_arguments_exit_2(pkgs, capsys, args, message):
     assert main([str(pkgs[0]), "--baseline", "none", *args]) == 2

@@ -11,9 +11,11 @@ from test_play_parts import read_y4m, yuv_reference
 
 from nervkit.player.play import main
 from nervkit.player.prefetch import Prefetcher
-from nervkit.runtime import Decoder, open_package
+from nervkit.runtime import Decoder, available_backends, open_package
 
 NUM_FRAMES, HW = 8, (32, 64)
+AUTO = available_backends()[0]
+"""What ``--backend auto`` runs (fp32: the tiny packages record no precision guard)."""
 
 
 def make_package(path, name: str = "test-hnerv", hw=HW, frames: int = NUM_FRAMES, seed: int = 0,
@@ -46,8 +48,8 @@ def pkg_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def frames(pkg_path) -> np.ndarray:
-    """What the runtime decodes: uint8 [N, H, W, 3]."""
-    with open_package(pkg_path) as pkg, Decoder(pkg, backend="ort-cpu", batch=3) as dec:
+    """What the runtime decodes with nerv-play's defaults (backend and precision auto): uint8 [N, H, W, 3]."""
+    with open_package(pkg_path) as pkg, Decoder(pkg, batch=3) as dec:
         out = np.concatenate(list(dec.decode_frames(0, NUM_FRAMES)))
     assert min(np.abs(out[i].astype(int) - out[i + 1]).mean() for i in range(NUM_FRAMES - 1)) > 10
     return out
@@ -55,7 +57,7 @@ def frames(pkg_path) -> np.ndarray:
 
 def summary_line(err: str) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
-    assert lines[-1].startswith("nerv-play: ") and "backend ort-cpu" in lines[-1]
+    assert lines[-1].startswith("nerv-play: ") and f"backend {AUTO} fp32" in lines[-1]
     return lines[-1]
 
 
@@ -109,7 +111,7 @@ def test_mp4_has_every_frame_in_order(pkg_path, frames, tmp_path):
 
 
 def test_seek_decodes_the_sought_frames(pkg_path, frames):
-    with open_package(pkg_path) as pkg, Decoder(pkg, backend="ort-cpu", batch=4) as dec, \
+    with open_package(pkg_path) as pkg, Decoder(pkg, batch=4) as dec, \
             Prefetcher(dec.decode_frames, range(1, 7), batch=4, depth=4) as p:
         assert p.get(timeout=30)[0] == 1
         for target in (5, 2, 6, 1):
@@ -137,7 +139,7 @@ def test_window_keys_step_and_seek(pkg_path, frames, monkeypatch):
         for key in (pg.K_END, pg.K_LEFT, pg.K_o):
             pg.event.post(pg.event.Event(pg.KEYDOWN, key=key))
         pg.time.set_timer(pg.QUIT, 500, loops=1)
-        with open_package(pkg_path) as pkg, Decoder(pkg, backend="ort-cpu") as dec, \
+        with open_package(pkg_path) as pkg, Decoder(pkg) as dec, \
                 Prefetcher(dec.decode_frames, range(NUM_FRAMES)) as p:
             play_window(p, window, fps=24, backend=dec.backend)
         shown = pg.surfarray.array3d(window.screen).transpose(1, 0, 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -11,7 +12,7 @@ from PIL import Image
 
 from nervkit.player.frames import parse_frames
 from nervkit.player.prefetch import Prefetcher
-from nervkit.player.sinks import open_sink
+from nervkit.player.sinks import open_sink, rgb_to_yuv444
 from nervkit.runtime.errors import UserError
 
 H, W = 6, 10  # even sizes for 4:2:0 video; odd sizes are covered below
@@ -119,13 +120,30 @@ def read_y4m(path) -> tuple[str, np.ndarray]:
     return header.decode(), np.stack(frames)
 
 
+_T871 = [[Fraction(c) for c in row] for row in (
+    ("0.299", "0.587", "0.114"), ("-0.168736", "-0.331264", "0.5"), ("0.5", "-0.418688", "-0.081312"))]
+
+
 def yuv_reference(rgb: np.ndarray) -> np.ndarray:
-    """JPEG/BT.601 full-range YCbCr (ITU-T T.871), written out per channel: [H,W,3] -> [3,H,W]."""
-    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    cb = 128 - 0.168736 * r - 0.331264 * g + 0.5 * b
-    cr = 128 + 0.5 * r - 0.418688 * g - 0.081312 * b
-    return np.clip(np.rint(np.stack([y, cb, cr])), 0, 255).astype(np.uint8)
+    """JPEG/BT.601 full-range YCbCr (ITU-T T.871) in exact rational arithmetic, rounded half to even
+    (Python's ``round``), per pixel: [H,W,3] -> [3,H,W]."""
+    out = np.empty((3, *rgb.shape[:2]), np.uint8)
+    for (i, j), (r, g, b) in zip(np.ndindex(rgb.shape[:2]), rgb.reshape(-1, 3).tolist(), strict=True):
+        for c, (kr, kg, kb) in enumerate(_T871):
+            out[c, i, j] = min(255, max(0, round((128 if c else 0) + kr * r + kg * g + kb * b)))
+    return out
+
+
+def test_yuv_is_exact_for_every_colour():
+    """All 2^24 colours against T.871 in exact integer arithmetic (numerators over 10^6)."""
+    c = np.arange(1 << 24, dtype=np.int64)
+    rgb = np.stack([c >> 16, (c >> 8) & 255, c & 255], -1)
+    coef = (np.array([[float(k) * 10**6 for k in row] for row in _T871]).round()).astype(np.int64)
+    num = rgb @ coef.T + np.array([0, 128, 128]) * 10**6  # exact: [2^24, 3] numerators over 10^6
+    q, rem = np.divmod(num, 10**6)
+    expected = np.clip(q + ((rem > 500_000) | ((rem == 500_000) & (q % 2 == 1))), 0, 255).T
+    got = rgb_to_yuv444(rgb.astype(np.uint8).reshape(4096, 4096, 3)).reshape(3, -1)
+    np.testing.assert_array_equal(got, expected)
 
 
 def write(path, frames: dict[int, np.ndarray], fps=24.0):

@@ -55,3 +55,27 @@ def test_official_checkpoint_package_reproduces_reference_psnr(official_ckpt, fr
     print("PSNR uint8:", " ".join(f"{p:.3f}" for p in rounded))
     np.testing.assert_allclose(floats, OFFICIAL_PSNR_FLOAT, atol=0.01)
     np.testing.assert_allclose(rounded, OFFICIAL_PSNR_UINT8, atol=0.01)
+
+
+@pytest.mark.slow
+def test_play_auto_reproduces_reference_psnr(official_ckpt, frames_720p, tmp_path, capsys):
+    """nerv-export with the source frames records the precision guard; nerv-play --backend auto then picks
+    the fastest backend and precision the guard trusts and still gives the published 8-bit PSNRs."""
+    from nervkit.export.cli import main as export
+    from nervkit.player.play import main as play
+
+    out = tmp_path / "bunny.nvpkg"
+    assert export([str(official_ckpt), "-o", str(out), "--source", str(frames_720p)]) == 0
+    with open_package(out) as pkg:
+        guard = pkg.manifest["precision_guard"]
+        assert guard["frames"] == [0, 8]
+        print("\nguard:", guard["results"])
+    capsys.readouterr()
+    assert play([str(out), "--backend", "auto", "--frames", "0:8", "--output", str(tmp_path / "png")]) == 0
+    print(capsys.readouterr().err.strip().splitlines()[-1])
+    originals = [np.asarray(Image.open(frames_720p / f"{i:04d}.png").convert("RGB"))[40:680] / 255.0
+                 for i in range(1, 9)]
+    played = [np.asarray(Image.open(tmp_path / "png" / f"{i:06d}.png")) / 255.0 for i in range(8)]
+    psnrs = [_psnr(p, o) for p, o in zip(played, originals, strict=True)]
+    print("PSNR played:", " ".join(f"{p:.3f}" for p in psnrs))
+    np.testing.assert_allclose(psnrs, OFFICIAL_PSNR_UINT8, atol=0.02)

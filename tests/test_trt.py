@@ -74,7 +74,7 @@ def test_haar_plugin_kernels_match_the_numpy_reference(mode):
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "haar.engine"
-        path.write_bytes(build_engine(optimize_for(model, "trt"), max_batch=2))
+        path.write_bytes(build_engine(optimize_for(model, "trt"), (1, 2, 2)))
         backend = TrtBackend(path)
         y = backend.run({"x": x})
         backend.close()

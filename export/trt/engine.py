@@ -9,10 +9,11 @@ machines, so this path is exercised only where TensorRT and a GPU exist (tests s
 
 - The network is strongly typed (TensorRT 11 builds nothing else): the precision comes from the ONNX
   (``optimize_for(..., precision="fp16")``), not from builder flags.
-- One optimisation profile per input: batch 1 .. ``max_batch``, optimum ``max_batch``; other dims static.
+- One optimisation profile per input over the runtime's batch range (``MIN_BATCH`` .. ``MAX_BATCH``,
+  optimum ``OPT_BATCH``); other dims static. One engine serves every batch the player or bench asks for.
 - The timing cache is loaded from and saved to the cache directory, so rebuilding for another package on
   the same GPU reuses kernel timings.
-- Engines are cached under a key of package hash, precision, batch, GPU name and TensorRT version: an
+- Engines are cached under a key of package hash, precision, batch range, GPU name and TensorRT version: an
   engine is only valid for the GPU and TensorRT version that built it.
 """
 
@@ -24,12 +25,23 @@ from pathlib import Path
 import onnx
 
 from ...runtime.atomic import write_atomic
-from ...runtime.backends.trt import cache_dir, engine_key, file_sha256, import_pycuda, import_tensorrt
+from ...runtime.backends.trt import (
+    MAX_BATCH,
+    MIN_BATCH,
+    OPT_BATCH,
+    cache_dir,
+    engine_key,
+    file_sha256,
+    import_pycuda,
+    import_tensorrt,
+)
 from ...runtime.errors import UserError
 
 
-def build_engine(graph: onnx.ModelProto, max_batch: int, timing_cache: Path | None = None) -> bytes:
-    """Serialized engine for ``graph`` (TensorRT-flavoured ONNX, Haar plugins registered beforehand)."""
+def build_engine(graph: onnx.ModelProto, batches: tuple[int, int, int] = (MIN_BATCH, OPT_BATCH, MAX_BATCH),
+                 timing_cache: Path | None = None) -> bytes:
+    """Serialized engine for ``graph`` (TensorRT-flavoured ONNX, Haar plugins registered beforehand) with
+    one optimisation profile over ``batches`` = (min, opt, max) (``IOptimizationProfile.set_shape``)."""
     trt = import_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -43,7 +55,7 @@ def build_engine(graph: onnx.ModelProto, max_batch: int, timing_cache: Path | No
     for i in range(network.num_inputs):
         tensor = network.get_input(i)
         rest = tuple(tensor.shape)[1:]
-        profile.set_shape(tensor.name, (1, *rest), (max_batch, *rest), (max_batch, *rest))
+        profile.set_shape(tensor.name, *((b, *rest) for b in batches))
     config.add_optimization_profile(profile)
     blob = timing_cache.read_bytes() if timing_cache is not None and timing_cache.exists() else b""
     cache = config.create_timing_cache(blob)
@@ -57,18 +69,17 @@ def build_engine(graph: onnx.ModelProto, max_batch: int, timing_cache: Path | No
     return bytes(engine)
 
 
-def cached_engine(package_path: str | os.PathLike, graph: onnx.ModelProto, precision: str,
-                  max_batch: int) -> Path:
+def cached_engine(package_path: str | os.PathLike, graph: onnx.ModelProto, precision: str) -> Path:
     """Path of the engine for this package, building it (and registering the plugins) on a cache miss."""
     from .plugins import register_plugins
 
     trt = import_tensorrt()
     gpu = import_pycuda().Device(0).name()
-    key = engine_key(file_sha256(package_path), precision, max_batch, gpu, trt.__version__)
+    key = engine_key(file_sha256(package_path), precision, gpu, trt.__version__)
     path = cache_dir() / f"{key}.engine"
     if not path.exists():
         register_plugins()
-        engine = build_engine(graph, max_batch, cache_dir() / f"timing-{trt.__version__}.cache")
+        engine = build_engine(graph, timing_cache=cache_dir() / f"timing-{trt.__version__}.cache")
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, engine)
     return path

@@ -1,13 +1,16 @@
-"""Inference backends behind one small interface, and ``--backend auto``.
+"""Inference backends behind one small interface, and ``--backend auto`` / ``--precision auto``.
 
 A backend module provides ``unavailable(name) -> str | None`` (``None`` when backend ``name`` can run
-here, else the reason, naming the extra to install) and ``create(package, batch, name) -> backend``
-where the backend has
-``name``, ``run(feeds: {input name: float32 [n, ...]}) -> float32 [n, 3, H, W]`` with the result on
-the host (so the device is synchronised when ``run`` returns), and ``close()``.
+here, else the reason, naming the extra to install), ``precisions(name) -> tuple`` (the precisions it
+runs here, fastest first, ``fp32`` always among them) and ``create(package, batch, name, precision)
+-> backend`` where the backend has ``name``, ``precision``,
+``run(feeds: {input name: float32 [n, ...]}) -> float32 [n, 3, H, W]`` with the result on the host
+(so the device is synchronised when ``run`` returns), optionally ``run_uint8(feeds) -> uint8 RGB
+[n, H, W, 3]`` (the final clamp/scale/round/cast done inside the backend), and ``close()``.
 
-``trt`` is ``nervkit.runtime.backends.trt`` (TensorRT, written by the export work); until that module
-exists, or where ``tensorrt`` is not installed, choosing it is a clear user error.
+Optional backends (``openvino``, ``trt``) are imported lazily; a missing extra is a clear user error
+naming it. ``auto`` picks the first available backend of ``BACKENDS`` and, with ``--precision auto``, its
+fastest precision that the package's quality guard trusts (see ``nervkit.runtime.precision``).
 """
 
 from __future__ import annotations
@@ -15,29 +18,22 @@ from __future__ import annotations
 import importlib
 
 from ..errors import UserError
+from ..precision import PRECISIONS, trusted
 
-BACKENDS = ("trt", "ort-cuda", "ort-cpu")
-"""Known backends, fastest first: the order ``auto`` tries them in."""
-_MODULES = {"trt": ".trt", "ort-cuda": ".ort", "ort-cpu": ".ort"}
+BACKENDS = ("trt", "ort-cuda", "openvino", "ort-cpu")
+"""Known backends, fastest first: the order ``auto`` tries them in (measured: docs/player.md)."""
+_MODULES = {"trt": ".trt", "ort-cuda": ".ort", "openvino": ".openvino", "ort-cpu": ".ort"}
 
 
 def _module(name: str):
-    try:
-        return importlib.import_module(_MODULES[name], __name__)
-    except ModuleNotFoundError as err:
-        if name == "trt":
-            return None  # the TensorRT backend module is not part of this install
-        raise UserError(f"backend {name!r} needs {err.name!r}") from None
+    return importlib.import_module(_MODULES[name], __name__)
 
 
 def unavailable(name: str) -> str | None:
     """Why backend ``name`` cannot run here, or ``None`` if it can."""
     if name not in BACKENDS:
         return f"unknown backend {name!r}; choose auto or one of: {', '.join(BACKENDS)}"
-    module = _module(name)
-    if module is None:
-        return "TensorRT not installed: install the 'tensorrt' extra (pip install 'nervkit[tensorrt]')"
-    return module.unavailable(name)
+    return _module(name).unavailable(name)
 
 
 def available_backends() -> list[str]:
@@ -45,17 +41,36 @@ def available_backends() -> list[str]:
     return [b for b in BACKENDS if unavailable(b) is None]
 
 
-def resolve(name: str) -> str:
-    """``auto`` -> the fastest available backend; otherwise check ``name`` can run here."""
+def precisions(name: str) -> tuple[str, ...]:
+    """Precisions backend ``name`` (available) runs on this machine, fastest first."""
+    return _module(name).precisions(name)
+
+
+def resolve(name: str, precision: str = "fp32", package=None) -> tuple[str, str]:
+    """``(backend, precision)`` to run, ``auto`` resolved on either side.
+
+    ``auto`` backend: the fastest available one that runs ``precision`` (any, for ``auto``).
+    ``auto`` precision: the backend's fastest precision that ``package``'s quality guard trusts
+    (``fp32`` when there is no package or no passing record). An explicit precision is obeyed.
+    """
+    if precision != "auto" and precision not in PRECISIONS:
+        raise UserError(f"unknown precision {precision!r}; choose auto or one of: {', '.join(PRECISIONS)}")
     if name == "auto":
-        return available_backends()[0]
+        names = [b for b in available_backends() if precision == "auto" or precision in precisions(b)]
+        if not names:
+            raise UserError(f"no backend here runs {precision}; available: {', '.join(available_backends())}")
+        name = names[0]
     reason = unavailable(name)
     if reason:
         raise UserError(f"backend {name!r} is not available: {reason}")
-    return name
+    supported = precisions(name)
+    if precision == "auto":
+        return name, next(p for p in supported if p == "fp32" or (package is not None and trusted(package, name, p)))
+    if precision not in supported:
+        raise UserError(f"backend {name!r} runs {', '.join(supported)} here, not {precision}")
+    return name, precision
 
 
-def create(name: str, package, batch: int):
-    """Build backend ``name`` (already resolved) for ``package`` and batches of up to ``batch`` frames."""
-    module = _module(name)
-    return module.create(package, batch, name)
+def create(name: str, package, batch: int, precision: str = "fp32"):
+    """Build backend ``name`` (already resolved) for ``package``, batches of up to ``batch`` frames."""
+    return _module(name).create(package, batch, name, precision)

@@ -29,9 +29,14 @@ def _dims_match(declared, expected) -> bool:
         not isinstance(d, int) or e is None or d == e for d, e in zip(declared, expected, strict=True))
 
 
+def precisions(name: str) -> tuple[str, ...]:
+    """ONNX Runtime runs the package's fp32 graph as it is."""
+    return ("fp32",)
+
+
 class OrtBackend:
     def __init__(self, package, batch: int, name: str):
-        self.name = name
+        self.name, self.precision = name, "fp32"
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
@@ -62,5 +67,5 @@ class OrtBackend:
         self.session = None
 
 
-def create(package, batch: int, name: str) -> OrtBackend:
+def create(package, batch: int, name: str, precision: str = "fp32") -> OrtBackend:
     return OrtBackend(package, batch, name)

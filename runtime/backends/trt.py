@@ -1,12 +1,15 @@
 """TensorRT backend ``trt``: runs the engine ``nerv-export --trt`` built and cached for this package.
 
-Engines are cached by package hash, precision, batch, GPU name and TensorRT version (an engine is valid
-only for the GPU and TensorRT that built it); building needs the export side (torch, the graph passes,
-the Haar plugins), so the runtime only loads. The Haar plugins are AOT plugins: their PTX is inside the
-engine, so deserializing needs no plugin registration and no Python plugin code. Device buffers, the
-stream and copies use pycuda, as the design card names. NVIDIA's current Python binding is cuda-python
-(``cuda.bindings``); it is the maintained choice and should replace pycuda when the extra is next revised
-(the calls used here, allocation, async copies and a stream, map one-to-one).
+One engine per package and precision serves every batch from 1 to ``MAX_BATCH``: it is built with one
+optimisation profile over that batch range (optimum ``OPT_BATCH``, nerv-play's default batch) and cached
+by package hash, precision, batch range, GPU name and TensorRT version (an engine is valid only for the
+GPU and TensorRT that built it); a batch is looked up by the range that holds it. Building needs the
+export side (torch, the graph passes, the Haar plugins), so the runtime only loads. The Haar plugins are
+AOT plugins: their PTX is inside the engine, so deserializing needs no plugin registration and no Python
+plugin code. Device buffers, the stream and copies use pycuda, as the design card names. NVIDIA's
+current Python binding is cuda-python (``cuda.bindings``); it is the maintained choice and should
+replace pycuda when the extra is next revised (the calls used here, allocation, async copies and a
+stream, map one-to-one).
 
 tensorrt and pycuda are imported lazily; neither is needed to import the runtime.
 
@@ -30,6 +33,9 @@ from ..errors import UserError
 EXTRA_HINT = "install the 'tensorrt' extra (pip install 'nervkit[tensorrt]') on a machine with an NVIDIA GPU"
 CACHE_ENV = "NERVKIT_CACHE"
 PRECISIONS = ("fp16", "fp32")
+"""Precisions of the engines ``nerv-export --trt --precision`` builds, fastest first."""
+MIN_BATCH, OPT_BATCH, MAX_BATCH = 1, 4, 32
+"""The engine's batch profile: any batch in ``[MIN_BATCH, MAX_BATCH]``, tuned for ``OPT_BATCH``."""
 
 
 def _import(name: str):
@@ -62,9 +68,10 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def engine_key(package_sha256: str, precision: str, max_batch: int, gpu_name: str, trt_version: str) -> str:
-    """File-name-safe cache key over everything that makes an engine valid."""
-    text = "|".join((package_sha256, precision, str(max_batch), gpu_name, trt_version))
+def engine_key(package_sha256: str, precision: str, gpu_name: str, trt_version: str,
+               batches: tuple[int, int] = (MIN_BATCH, MAX_BATCH)) -> str:
+    """File-name-safe cache key over everything that makes an engine valid, its batch range included."""
+    text = "|".join((package_sha256, precision, f"{batches[0]}-{batches[1]}", gpu_name, trt_version))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -75,23 +82,25 @@ def unavailable(name: str) -> str | None:
     return None
 
 
-def find_engine(package_path, batch: int) -> Path | None:
-    """The cached engine for this package on this GPU and TensorRT (fp16 preferred), or None."""
+def precisions(name: str) -> tuple[str, ...]:
+    return PRECISIONS
+
+
+def find_engine(package_path, batch: int, precision: str) -> Path | None:
+    """The cached engine of this package in ``precision`` whose batch range holds ``batch``, or None."""
+    if not MIN_BATCH <= batch <= MAX_BATCH:
+        raise UserError(f"batch {batch}: TensorRT engines are built for batches {MIN_BATCH}..{MAX_BATCH}")
     trt, cuda = import_tensorrt(), import_pycuda()
-    sha = file_sha256(package_path)
-    for precision in PRECISIONS:
-        key = engine_key(sha, precision, batch, cuda.Device(0).name(), trt.__version__)
-        path = cache_dir() / f"{key}.engine"
-        if path.exists():
-            return path
-    return None
+    key = engine_key(file_sha256(package_path), precision, cuda.Device(0).name(), trt.__version__)
+    path = cache_dir() / f"{key}.engine"
+    return path if path.exists() else None
 
 
 class TrtBackend:
     """Runs one serialized engine: ``run(feeds) -> frames`` on the host, the stream synchronised."""
 
-    def __init__(self, engine_path: Path, name: str = "trt"):
-        self.name = name
+    def __init__(self, engine_path: Path, name: str = "trt", precision: str = "fp32"):
+        self.name, self.precision = name, precision
         trt, self._cuda = import_tensorrt(), import_pycuda()
         self._logger = trt.Logger(trt.Logger.WARNING)
         self.engine = trt.Runtime(self._logger).deserialize_cuda_engine(Path(engine_path).read_bytes())
@@ -130,9 +139,9 @@ class TrtBackend:
         self.context = self.engine = None
 
 
-def create(package, batch: int, name: str) -> TrtBackend:
-    path = find_engine(package.path, batch)
+def create(package, batch: int, name: str, precision: str = "fp32") -> TrtBackend:
+    path = find_engine(package.path, batch, precision)
     if path is None:
-        raise UserError(f"no TensorRT engine cached for {package.path} on this GPU and batch {batch}: "
-                        f"build it with nerv-export MODEL -o {package.path} --trt")
-    return TrtBackend(path, name)
+        raise UserError(f"no {precision} TensorRT engine cached for {package.path} on this GPU: build it with "
+                        f"nerv-export MODEL -o {package.path} --trt --precision {precision}")
+    return TrtBackend(path, name, precision)

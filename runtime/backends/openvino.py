@@ -1,0 +1,124 @@
+"""OpenVINO backend ``openvino`` (CPU): the package's ONNX graph compiled by OpenVINO, fp32 or bf16.
+
+The graph's weights are external in the package; OpenVINO's ONNX reader cannot take them from memory,
+so they are written into the graph's initializers (with ``onnx``, part of the ``openvino`` extra) and
+the filled graph is read from memory. The precision is OpenVINO's ``INFERENCE_PRECISION_HINT``: ``bf16``
+runs convolutions in bfloat16 with fp32 accumulation where the CPU has native bf16 (AVX512-BF16 or
+AMX); ``fp16`` where it has AVX512-FP16 or AMX-FP16. The CPU plugin's ``OPTIMIZATION_CAPABILITIES``
+says which: a precision the CPU would only emulate is not offered.
+
+The frames' last steps (clamp to [0, 1], scale to 0..255, round half to even, cast to uint8, NCHW ->
+NHWC) are appended to the compiled model with OpenVINO's pre/post-processing API for ``run_uint8``, so
+they run inside OpenVINO's threads in one pass over the frame instead of as separate numpy passes.
+
+``PERFORMANCE_HINT`` is ``LATENCY`` (all cores on one request): a decoder call is one batch, and
+playback overlaps decoding with display in its own thread (measured: ``benchmarks/results``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import io
+
+import numpy as np
+
+from ..errors import PackageError, UserError, one_line
+
+EXTRA_HINT = "install the 'openvino' extra (pip install 'nervkit[openvino]')"
+_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+_CAPABILITY = {"fp32": "FP32", "bf16": "BF16", "fp16": "FP16"}
+
+
+def _import(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise UserError(f"backend 'openvino' needs {name.split('.')[0]}: {EXTRA_HINT}") from None
+
+
+def unavailable(name: str) -> str | None:
+    for module in ("openvino", "onnx"):
+        if importlib.util.find_spec(module) is None:
+            return f"{module} is not installed: {EXTRA_HINT}"
+    return None
+
+
+def precisions(name: str) -> tuple[str, ...]:
+    """Precisions this CPU runs natively under OpenVINO, fastest first (``fp32`` always)."""
+    caps = set(_import("openvino").Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    return tuple(p for p in ("bf16", "fp16") if _CAPABILITY[p] in caps) + ("fp32",)
+
+
+def _filled_graph(package) -> bytes:
+    """The package's ONNX graph with every external initializer filled from ``package.weights()``."""
+    onnx = _import("onnx")
+    proto = onnx.load_from_string(package.graph_bytes())
+    weights = package.weights()
+    for init in proto.graph.initializer:
+        if init.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        value = weights.get(init.name)
+        if value is None or list(value.shape) != list(init.dims):
+            raise PackageError(f"{package.path}: graph initializer {init.name!r} has no matching weight")
+        init.data_location = onnx.TensorProto.DEFAULT
+        del init.external_data[:]
+        init.raw_data = np.ascontiguousarray(value, "<f4").tobytes()
+    return proto.SerializeToString()
+
+
+class OpenVinoBackend:
+    """``run(feeds) -> float32 [n, 3, H, W]``; ``run_uint8(feeds) -> uint8 RGB [n, H, W, 3]``."""
+
+    def __init__(self, package, batch: int, name: str, precision: str):
+        ov = _import("openvino")
+        self.name, self.precision = name, precision
+        self._core = ov.Core()
+        try:
+            self._model = self._core.read_model(io.BytesIO(_filled_graph(package)))
+        except RuntimeError as err:
+            raise PackageError(f"{package.path}: decoder graph rejected by OpenVINO ({one_line(err, 200)})") from None
+        inputs = [p.get_any_name() for p in self._model.inputs]
+        if inputs != list(package.embed_names) or [o.get_any_name() for o in self._model.outputs] != ["frames"]:
+            raise PackageError(f"{package.path}: decoder graph has inputs {inputs}, not {list(package.embed_names)}, "
+                               "or an output other than 'frames'")
+        self._config = {"INFERENCE_PRECISION_HINT": _HINTS[precision], "PERFORMANCE_HINT": "LATENCY"}
+        self._requests = {}
+
+    def _request(self, kind: str):
+        """The infer request of the float (``float``) or uint8 (``uint8``) model, compiled on first use."""
+        if kind not in self._requests:
+            model = self._model if kind == "float" else self._uint8_model()
+            self._requests[kind] = self._core.compile_model(model, "CPU", self._config).create_infer_request()
+        return self._requests[kind]
+
+    def _uint8_model(self):
+        """The model with clamp, x255, round-half-to-even, cast to u8 and NCHW -> NHWC appended."""
+        ov = _import("openvino")
+        ops = _import("openvino.opset13")
+        ppp = ov.preprocess.PrePostProcessor(self._model.clone())
+        out = ppp.output("frames")
+        out.model().set_layout(ov.Layout("NCHW"))
+        out.postprocess().custom(lambda node: ops.round(ops.clamp(ops.multiply(
+            node, np.float32(255.0)), 0.0, 255.0), "half_to_even").output(0))
+        out.tensor().set_element_type(ov.Type.u8).set_layout(ov.Layout("NHWC"))
+        return ppp.build()
+
+    def _infer(self, kind: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        request = self._request(kind)
+        request.infer({k: np.ascontiguousarray(v, np.float32) for k, v in feeds.items()})
+        return request.get_output_tensor(0).data.copy()  # the request's buffer is reused by the next call
+
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self._infer("float", feeds)
+
+    def run_uint8(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        return self._infer("uint8", feeds)
+
+    def close(self) -> None:
+        self._requests.clear()
+        self._model = None
+
+
+def create(package, batch: int, name: str, precision: str) -> OpenVinoBackend:
+    return OpenVinoBackend(package, batch, name, precision)
