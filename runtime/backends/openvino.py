@@ -50,7 +50,7 @@ def precisions(name: str) -> tuple[str, ...]:
     return tuple(p for p in ("bf16", "fp16") if _CAPABILITY[p] in caps) + ("fp32",)
 
 
-def _filled_graph(package) -> bytes:
+def filled_graph(package) -> bytes:
     """The package's ONNX graph with every external initializer filled from ``package.weights()``."""
     onnx = _import("onnx")
     proto = onnx.load_from_string(package.graph_bytes())
@@ -75,7 +75,7 @@ class OpenVinoBackend:
         self.name, self.precision = name, precision
         self._core = ov.Core()
         try:
-            self._model = self._core.read_model(io.BytesIO(_filled_graph(package)))
+            self._model = self._core.read_model(io.BytesIO(filled_graph(package)))
         except RuntimeError as err:
             raise PackageError(f"{package.path}: decoder graph rejected by OpenVINO ({one_line(err, 200)})") from None
         inputs = [p.get_any_name() for p in self._model.inputs]
