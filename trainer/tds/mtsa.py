@@ -156,15 +156,21 @@ class PSA(nn.Module):
 
 
 class MTSA(nn.Module):
-    """MTA then PSA: aligned features ``[B, T, C, H, W]`` -> fused ``[B, C, H, W]``."""
+    """MTA then PSA: aligned features ``[B, T, C, H, W]`` -> fused ``[B, C, H, W]``.
+
+    ``baseline``: during the first training stage (Sec. 4.1 a) a :class:`ConvFusion` set here stands in
+    for MTA, so alignment, the baseline fusion and PSA are trained together; the second stage sets it
+    back to ``None`` (the baseline is dropped) and trains MTA, PSA and IQEM.
+    """
 
     def __init__(self, channels: int, frames: int, heads: int):
         super().__init__()
         self.mta = MTA(channels, frames, heads)
         self.psa = PSA(channels)
+        self.baseline: ConvFusion | None = None
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        return self.psa(self.mta(feats))
+        return self.psa(self.mta(feats) if self.baseline is None else self.baseline(feats))
 
 
 class ConvFusion(nn.Module):
