@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nervkit.trainer.errors import UserError
+from nervkit.runtime.errors import UserError
 from nervkit.trainer.tds.deform import deform_conv
 from nervkit.trainer.tds.enhancer import IQEM, SIZES, Enhancer, PCDAlign, charbonnier, config_for
 from nervkit.trainer.tds.mtsa import MTA, PSA, AdaNorm, TemporalAttention

@@ -2,7 +2,7 @@
 
 import pytest
 
-from nervkit.trainer.errors import UserError
+from nervkit.runtime.errors import UserError
 from nervkit.trainer.tds.gop import Step, check_match, frame_plan, make_layout
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from nervkit.trainer.errors import UserError
+from nervkit.runtime.errors import UserError
 from nervkit.trainer.tds import codec, pipeline
 from nervkit.trainer.tds.enhancer import Enhancer, config_for
 from nervkit.trainer.tds.gop import make_layout

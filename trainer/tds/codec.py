@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..errors import UserError
+from ...runtime.errors import UserError
 
 BASES = {"x265": ("libx265", "hevc"), "x264": ("libx264", "h264")}
 """``--base`` name -> (PyAV encoder, PyAV decoder)."""

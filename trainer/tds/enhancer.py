@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..errors import UserError
+from ...runtime.errors import UserError
 from .deform import ModulatedDeformConv
 from .mtsa import MTSA, ConvFusion, lrelu, upsample
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import UserError
+from ...runtime.errors import UserError
 
 SCALES = (2, 4)
 """Down-sampling factors of the LR frames the paper trains and evaluates."""
