@@ -15,6 +15,7 @@ from ..runtime.jsonout import add_json_argument, check_json_target, write_json
 from ..runtime.video import parse_hw
 from .checkpoint import VideoInfo, load_model
 from .registry import create_model, get_spec, model_names
+from .tds import cli as tds_cli
 from .train import TrainConfig, fit
 from .video import load_video
 
@@ -23,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nerv-train", description=__doc__.split(":")[1].strip())
     p.add_argument("input", help="video file (anything PyAV opens) or a folder of PNG/JPEG frames")
     p.add_argument("-o", "--output", required=True, help="model.pt to write (also the resume checkpoint)")
-    p.add_argument("--model", default="hnerv", help=f"family: {', '.join(model_names())} (default hnerv)")
+    p.add_argument("--model", default="hnerv",
+                   help=f"family: {', '.join([*model_names(), *tds_cli.MODELS])} (default hnerv)")
     p.add_argument("--size", type=float, help="parameter budget in millions (decoder + embeddings)")
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--batch-size", type=int, default=2)
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--resume", action="store_true", help="continue the interrupted run saved in --output")
     add_json_argument(p, "the training history and final metrics")
+    tds_cli.add_arguments(p)
     return p
 
 
@@ -69,9 +72,12 @@ def run(argv=None, on_epoch_end=None) -> dict:
         args.max_frames = stored.get("max_frames")
     elif args.resume:
         print(f"nerv-train: {out} does not exist yet; starting a new run", file=sys.stderr)
-    get_spec(args.model)  # an unknown name fails before any decoding
+    if args.model not in tds_cli.MODELS:
+        get_spec(args.model)  # an unknown name fails before any decoding
     crop, resize = parse_hw(args.crop), parse_hw(args.resize)
     clip = load_video(args.input, crop=crop, resize=resize, max_frames=args.max_frames)
+    if args.model in tds_cli.MODELS:  # temporal down-sampling: base-codec streams plus an enhancer
+        return tds_cli.run(args, clip)
     n, h, w, _ = clip.frames.shape
     video = VideoInfo(num_frames=n, height=h, width=w, fps=clip.fps, source=str(Path(args.input).resolve()),
                       crop=crop, resize=resize)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..metrics import psnr
 from . import codec
 from .enhancer import Enhancer, charbonnier
 from .gop import GopLayout, frame_plan
@@ -63,6 +64,11 @@ def to_tensor(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def mean_psnr(frames: np.ndarray, reference: np.ndarray) -> float:
+    """Mean over frames of the per-frame RGB PSNR in dB (the trainer's metric) of ``uint8`` frames."""
+    return psnr(to_tensor(frames), to_tensor(reference)).mean().item()
+
+
 def run_groups(enhancer: Enhancer, groups: torch.Tensor) -> torch.Tensor:
     """Algorithm 1 on ``groups [G, N, 3, H, W]`` (decoded, LR frames up-sampled), all groups batched.
 
@@ -80,9 +86,13 @@ def run_groups(enhancer: Enhancer, groups: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def enhance(enhancer: Enhancer, decoded: np.ndarray, layout: GopLayout, batch: int = 4) -> np.ndarray:
-    """The decoder's output: ``decoded`` with every LR frame enhanced, ``uint8 [N, H, W, 3]``."""
-    enhancer.eval()
+def enhance(enhancer, decoded: np.ndarray, layout: GopLayout, batch: int = 4) -> np.ndarray:
+    """The decoder's output: ``decoded`` with every LR frame enhanced, ``uint8 [N, H, W, 3]``.
+
+    ``enhancer``: an :class:`Enhancer` or any callable with its signature (an ONNX Runtime session).
+    """
+    if isinstance(enhancer, torch.nn.Module):
+        enhancer.eval()
     out = decoded.copy()
     n = layout.gop
     for g0 in range(0, layout.groups, batch):
