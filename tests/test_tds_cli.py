@@ -63,6 +63,8 @@ def test_shared_enhancer_is_reused_not_trained(trained, folder, tmp_path):
     (["--base", "vp9"], "--base 'vp9'"),
     (["--crop", "30x60"], "multiples of 4"),
     (["--patch", "18"], "--patch"),
+    (["--size", "0.5"], "--enhancer-size"),
+    (["--enhancer-size", "huge"], "enhancer size 'huge'"),
 ])
 def test_bad_settings_exit_2(folder, tmp_path, capsys, extra, message):
     out = tmp_path / "x.pt"

@@ -43,6 +43,8 @@ def run(args, clip) -> dict:
     layout = make_layout(n, h, w, args.gop, args.scale)
     if args.resume:
         raise UserError("--resume is not supported with --model tds (training is short; start again)")
+    if args.size is not None:
+        raise UserError("--size is a NeRV parameter budget; the TDS enhancer takes --enhancer-size")
     if not args.enhancer and (args.steps < 1 or args.patch < 8 or args.patch % 4 or args.patch > min(h, w)):
         raise UserError(f"--steps must be >= 1 and --patch a multiple of 4 between 8 and {min(h, w)}")
     shared = None
