@@ -52,6 +52,7 @@ def run(args, clip) -> dict:
         shared = checkpoint.load(args.enhancer)
         check_match({"scale": shared.streams.layout.scale, "base": shared.streams.base},
                     {"scale": args.scale, "base": args.base})
+    config_for(args.enhancer_size, args.fusion)  # a bad name fails even where the size is fixed
     size = MODELS[args.model] or args.enhancer_size
     enhancer = shared.enhancer if shared else Enhancer(config_for(size, args.fusion))
     print(f"nerv-train: {args.model}: {n} frames {h}x{w}, GOP {args.gop}, scale {args.scale}, {args.base} CRF "
@@ -61,7 +62,7 @@ def run(args, clip) -> dict:
     decoded = pipeline.decode(streams)
     train = None
     if shared is None:
-        settings = pipeline.TrainSettings(steps=args.steps, patch=args.patch, lr=args.lr, seed=args.seed)
+        settings = pipeline.TrainSettings(steps=args.steps, patch=args.patch, seed=args.seed)  # paper lr 4e-4
         history = pipeline.train(enhancer, [(decoded, frames)], args.gop, settings)
         train = {"settings": vars(settings), "history": history}
     enhanced = pipeline.enhance(enhancer, decoded, layout)
