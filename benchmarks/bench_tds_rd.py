@@ -34,6 +34,7 @@ import torch
 
 from nervkit.export.tds_onnx import export_enhancer_onnx
 from nervkit.player.machine import describe
+from nervkit.runtime import basecodec
 from nervkit.trainer.tds import codec, pipeline
 from nervkit.trainer.tds.enhancer import Enhancer, config_for
 from nervkit.trainer.tds.gop import make_layout
@@ -58,7 +59,7 @@ def part_anchor(args, train, test, lay_train, lay_test) -> dict:
         anchor = codec.encode(test, BASE, crf)
         streams = pipeline.code(test, lay_test, BASE, crf)
         rows.append({"crf": crf, "anchor_bpp": 8 * len(anchor) / (n * h * w),
-                     "anchor_psnr": pipeline.mean_psnr(codec.decode(anchor, BASE), test),
+                     "anchor_psnr": pipeline.mean_psnr(basecodec.decode(anchor, BASE), test),
                      "tds_bits": streams.bits, "tds_key_bytes": len(streams.key), "tds_lr_bytes": len(streams.lr),
                      "tds_bpp": streams.bits / (n * h * w),
                      "tds_bicubic_psnr": pipeline.mean_psnr(pipeline.decode(streams), test)})
@@ -111,7 +112,7 @@ def part_fps(args, train, test, lay_train, lay_test) -> dict:
 
     anchor = codec.encode(test, BASE, 32)
     streams = pipeline.code(test, lay_test, BASE, 32)
-    runs = {"x265": lambda: codec.decode(anchor, BASE),
+    runs = {"x265": lambda: basecodec.decode(anchor, BASE),
             "tds-x265+mtsa-ort": lambda: pipeline.enhance(ort_enhancer, pipeline.decode(streams), lay_test)}
     times = {k: [] for k in runs}
     for rep in range(args.repeats + 1):  # the first round is the warm-up

@@ -1,9 +1,12 @@
 """TDS pipeline: both streams through a real base codec, Algorithm 1 over groups, two-stage training."""
 
+import sys
+
 import numpy as np
 import pytest
 import torch
 
+from nervkit.runtime import basecodec
 from nervkit.runtime.errors import UserError
 from nervkit.trainer.tds import codec, pipeline
 from nervkit.trainer.tds.enhancer import Enhancer, config_for
@@ -30,11 +33,25 @@ def test_code_and_decode_both_streams(base):
     lay = make_layout(10, 32, 64, gop=5, scale=2)
     streams = pipeline.code(frames, lay, base, crf=18)
     assert streams.bits == 8 * (len(streams.key) + len(streams.lr)) > 0
-    assert len(codec.decode(streams.key, base)) == 4 and codec.decode(streams.lr, base).shape == (6, 16, 32, 3)
+    assert len(basecodec.decode(streams.key, base)) == 4 and basecodec.decode(streams.lr, base).shape == (6, 16, 32, 3)
     dec = pipeline.decode(streams)
     assert dec.shape == frames.shape
     assert psnr(dec[lay.key_frames()], frames[lay.key_frames()]) > 30
     assert psnr(dec[lay.lr_frames()], frames[lay.lr_frames()]) > 20
+
+
+def test_missing_pyav_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)  # import av now raises ImportError
+    with pytest.raises(UserError, match=r"nervkit\[video\]"):
+        basecodec.decode(b"", "x264")
+
+
+def test_damaged_stream_is_a_user_error():
+    streams = pipeline.code(clip(), make_layout(10, 32, 64, gop=5, scale=2), "x264", crf=30)
+    with pytest.raises(UserError):
+        basecodec.decode(streams.key[:40] + bytes(200), "x264")
+    with pytest.raises(UserError):
+        basecodec.decode(b"", "x265")
 
 
 def test_bad_base_and_crf():

@@ -11,10 +11,10 @@ import argparse
 import sys
 import time
 
+from ...runtime.basecodec import BASES, check_base
 from ...runtime.errors import UserError
 from ...runtime.jsonout import write_json
 from . import checkpoint, pipeline
-from .codec import BASES, check_base
 from .enhancer import SIZES, Enhancer, config_for
 from .gop import check_match, make_layout
 

@@ -1,10 +1,10 @@
-"""The base codec: x265 / x264 through PyAV, and FFmpeg's bicubic scaler (paper 003 Sec. 3.1).
+"""The base codec's encoder: x265 / x264 through PyAV, and FFmpeg's bicubic scaler (paper 003 Sec. 3.1).
 
 Frames are RGB ``uint8 [N, H, W, 3]``. Encoding converts each frame to 4:2:0 (at ``size`` when given,
 with swscale's bicubic filter: the paper's ``-sws_flags bicubic``, one scaler call for resize and
 colour conversion) and codes the sequence at a constant rate factor; the result is the raw Annex-B
-bitstream, every byte of which is counted as rate. Decoding returns RGB at ``size`` (bicubic again for
-the LR stream's up-sampling). Encoder threads are fixed to one so a bitstream is reproducible.
+bitstream, every byte of which is counted as rate. Decoding is the runtime's, torch-free
+(:mod:`nervkit.runtime.basecodec`). Encoder threads are fixed to one so a bitstream is reproducible.
 """
 
 from __future__ import annotations
@@ -13,23 +13,15 @@ from fractions import Fraction
 
 import numpy as np
 
+from ...runtime.basecodec import BASES, check_base, require_av
 from ...runtime.errors import UserError
-
-BASES = {"x265": ("libx265", "hevc"), "x264": ("libx264", "h264")}
-"""``--base`` name -> (PyAV encoder, PyAV decoder)."""
-
-
-def check_base(base: str) -> None:
-    if base not in BASES:
-        raise UserError(f"--base {base!r}: choose one of {', '.join(BASES)}")
 
 
 def encode(frames: np.ndarray, base: str, crf: int, size: tuple[int, int] | None = None, fps: float = 24.0,
            preset: str = "medium") -> bytes:
     """Code ``frames`` (scaled to ``size`` = (H, W) first, when given) as one ``base`` bitstream."""
-    import av
-
     check_base(base)
+    av = require_av()
     if not 0 <= crf <= 51:
         raise UserError(f"--crf {crf}: must be between 0 and 51")
     h, w = size or frames.shape[1:3]
@@ -48,20 +40,3 @@ def encode(frames: np.ndarray, base: str, crf: int, size: tuple[int, int] | None
     packets += ctx.encode(None)
     return b"".join(bytes(p) for p in packets)
 
-
-def decode(data: bytes, base: str, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode a ``base`` bitstream to RGB ``uint8 [N, H, W, 3]`` (bicubic-scaled to ``size`` when given)."""
-    import av
-
-    check_base(base)
-    ctx = av.CodecContext.create(BASES[base][1], "r")
-    frames = []
-    for packet in [*ctx.parse(data), *ctx.parse(None)]:
-        frames += ctx.decode(packet)
-    frames += ctx.decode(None)
-    out = []
-    for f in frames:
-        if size is not None:
-            f = f.reformat(width=size[1], height=size[0], format="rgb24", interpolation="BICUBIC")
-        out.append(f.to_ndarray(format="rgb24"))
-    return np.stack(out)

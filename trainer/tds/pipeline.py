@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ...runtime import basecodec
 from ..metrics import psnr
 from . import codec
 from .enhancer import Enhancer, charbonnier
@@ -54,8 +55,8 @@ def decode(streams: Streams) -> np.ndarray:
     """Decoded key frames and up-sampled decoded LR frames in display order, ``uint8 [N, H, W, 3]``."""
     lay, hw = streams.layout, (streams.height, streams.width)
     out = np.empty((lay.num_frames, *hw, 3), np.uint8)
-    out[lay.key_frames()] = codec.decode(streams.key, streams.base)
-    out[lay.lr_frames()] = codec.decode(streams.lr, streams.base, size=hw)
+    out[lay.key_frames()] = basecodec.decode(streams.key, streams.base)
+    out[lay.lr_frames()] = basecodec.decode(streams.lr, streams.base, size=hw)
     return out
 
 
