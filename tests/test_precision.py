@@ -7,7 +7,7 @@ but are not chaotic: at x3 a 1e-7 change can flip a pixel): openvino fp32 equals
 (the same fp32 graph, other kernels and summation orders; measured <= 1.5e-6). bf16 (bfloat16 weights
 and activations, fp32 accumulation) stays within ``BF16_MAX_ABS`` = 0.03 (7.7 8-bit levels; measured
 <= 0.023) and ``BF16_MIN_PSNR`` = 50 dB of fp32 (measured >= 55 dB); the official bunny decoder measures
-2.4 levels and 64 dB (benchmarks/results/nerv_bench_official.json).
+3.2 levels and 64 dB (benchmarks/results/bench_runtime_cpu.json).
 """
 
 from __future__ import annotations
