@@ -138,9 +138,11 @@ def test_window_keys_step_and_seek(pkg_path, frames, monkeypatch):
     try:
         for key in (pg.K_END, pg.K_LEFT, pg.K_o):
             pg.event.post(pg.event.Event(pg.KEYDOWN, key=key))
-        pg.time.set_timer(pg.QUIT, 500, loops=1)
         with open_package(pkg_path) as pkg, Decoder(pkg) as dec, \
                 Prefetcher(dec.decode_frames, range(NUM_FRAMES)) as p:
+            # Quit well after the keys: a QUIT in the same event batch as the keys would end the loop
+            # before it redraws, and a loaded machine can take over half a second to the first frame.
+            pg.time.set_timer(pg.QUIT, 2000, loops=1)
             play_window(p, window, fps=24, backend=dec.backend)
         shown = pg.surfarray.array3d(window.screen).transpose(1, 0, 2)
     finally:
