@@ -42,7 +42,7 @@ def bench_family(name: str, args, hw, variants) -> dict:
     torch.manual_seed(0)
     model = create_model(name, hw, num_frames=32, size=args.size).eval()
     with torch.no_grad():
-        embeds = model.encode(torch.rand(args.batch, 3, *hw))
+        embeds = model.encode(model.clip_input(torch.rand(args.batch, 3, *hw)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings of the export
         raw = export_decoder_onnx(model, embeds)

@@ -54,7 +54,7 @@ def _reference():
     torch.manual_seed(0)
     model = create_model(SELF_TEST_MODEL, (32, 64), 2).eval()
     with torch.no_grad():
-        embeds = model.encode(torch.rand(2, 3, 32, 64))
+        embeds = model.encode(model.clip_input(torch.rand(2, 3, 32, 64)))
         eager = model.decode(*(embeds[k] for k in model.embed_names)).numpy()
     return model, embeds, eager
 

@@ -49,14 +49,15 @@ def train_psnr(model, frames: torch.Tensor, steps: int = 30, lr: float = 5e-3) -
     try:
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         with torch.no_grad():
-            before = psnr_db(model(frames), frames)
+            inputs = model.clip_input(frames)
+            before = psnr_db(model(inputs), frames)
         for _ in range(steps):
-            loss, _ = model.loss(frames)
+            loss = model.loss(inputs)[0]
             opt.zero_grad()
             loss.backward()
             opt.step()
         with torch.no_grad():
-            after = psnr_db(model(frames), frames)
+            after = psnr_db(model(inputs), frames)
     finally:
         torch.set_num_threads(threads)
     return before, after
@@ -94,4 +95,4 @@ def fitted(name: str, size: float):
 def meta_encode(model) -> dict[str, torch.Tensor]:
     """``model.encode`` of one :data:`PAPER_HW` frame on the meta device: the per-frame shapes, no compute."""
     with torch.device("meta"), torch.no_grad():
-        return model.encode(torch.empty(1, 3, *PAPER_HW))
+        return model.encode(model.clip_input(torch.empty(1, 3, *PAPER_HW)))

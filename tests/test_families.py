@@ -40,7 +40,7 @@ def test_encode_decode_shapes_and_range(name):
     frames = clip(4)
     model = _tiny(name, 4)
     with torch.no_grad():
-        embeds = model.encode(frames)
+        embeds = model.encode(model.clip_input(frames))
         out = model.decode(*(embeds[k] for k in model.embed_names))
     assert sorted(embeds) == sorted(model.embed_names)
     assert all(embeds[k].shape[0] == 4 for k in model.embed_names)  # per-frame inputs (shapes: test_family_*)
@@ -59,7 +59,7 @@ def test_exportable_switch_keeps_the_decode(name):
     """``set_exportable`` swaps the training-only wavelet ops for exportable ones, not the maths."""
     model = _tiny(name, 2).eval()
     with torch.no_grad():
-        embeds = model.encode(clip(2))
+        embeds = model.encode(model.clip_input(clip(2)))
         feeds = [embeds[k] for k in model.embed_names]
         eager = model.decode(*feeds).numpy()
         exportable = model.set_exportable().decode(*feeds).numpy()

@@ -102,9 +102,10 @@ def test_loss_is_mse():
     frames = clip(2)
     model = _tiny(2)
     with torch.no_grad():
-        total, recon = model.loss(frames)
+        total, recon, terms = model.loss(frames)
     assert total.item() == pytest.approx(np.mean((recon.double().numpy() - frames.double().numpy()) ** 2),
                                          rel=1e-5)
+    assert list(terms) == ["mse"] and terms["mse"].item() == pytest.approx(total.item())
 
 
 @pytest.mark.parametrize("size", BUDGETS_M)

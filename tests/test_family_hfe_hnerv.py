@@ -72,11 +72,13 @@ def test_total_loss_is_l1_ssim_plus_frequency_term():
     frames = clip(2)
     model = _tiny(2)
     with torch.no_grad():
-        total, recon = model.loss(frames)
+        total, recon, terms = model.loss(frames)
     p, t = recon.double().numpy(), frames.double().numpy()
     diff = np.abs(np.fft.fft2(p, norm="ortho") - np.fft.fft2(t, norm="ortho"))
-    expected = l1_ssim_np(p, t, 0.7) + 1.0 * float((np.log1p(diff) * diff).mean())
-    assert total.item() == pytest.approx(expected, rel=1e-5)
+    spatial, freq = l1_ssim_np(p, t, 0.7), float((np.log1p(diff) * diff).mean())
+    assert total.item() == pytest.approx(spatial + 1.0 * freq, rel=1e-5)
+    assert terms["spatial"].item() == pytest.approx(spatial, rel=1e-5)
+    assert terms["frequency"].item() == pytest.approx(freq, rel=1e-5)
 
 
 def test_hf_embedding_is_on_the_content_grid():

@@ -145,10 +145,11 @@ def test_model_loss_is_eq24():
     frames = clip(2)
     model = _tiny(2)
     with torch.no_grad():
-        total, recon = model.loss(frames)
+        total, recon, terms = model.loss(frames)
     p, t = recon.double().numpy(), frames.double().numpy()
-    expected = np.mean((p - t) ** 2) + 0.12 * hfs_numpy(p, t, 4, 3.0)  # test variant: m = 4 on 32x64
-    assert total.item() == pytest.approx(expected, rel=1e-5)
+    mse, hfs = np.mean((p - t) ** 2), hfs_numpy(p, t, 4, 3.0)  # test variant: m = 4 on 32x64
+    assert total.item() == pytest.approx(mse + 0.12 * hfs, rel=1e-5)
+    assert (terms["mse"].item(), terms["hfs"].item()) == (pytest.approx(mse, rel=1e-5), pytest.approx(hfs, rel=1e-5))
     np.testing.assert_allclose(recon.numpy(), model(frames).detach().numpy(), atol=1e-6)
 
 

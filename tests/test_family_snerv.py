@@ -35,18 +35,19 @@ def test_loss_is_eq3_on_frame_and_pywavelets_coefficients():
     frames = clip(2)
     model = _tiny(2)
     with torch.no_grad():
-        total, recon = model.loss(frames)
+        total, recon, terms = model.loss(frames)
         e = model.encode(frames)
-        outs = model.synthesize(e["embed"], e["ll_range"])
+        outs = model.synthesize(model.features(e["embed"]), e["ll_range"])
     frame_hat, ll_hat, high_hat = (t.double().numpy() for t in outs)
     x = frames.double().numpy()
     ll, (lh, hl, hh) = pywt.dwt2(x, "haar", mode="periodization", axes=(-2, -1))
     lo, hi = ll.min(axis=(1, 2, 3), keepdims=True), ll.max(axis=(1, 2, 3), keepdims=True)
     high = np.stack([lh, hl, hh], axis=2)  # [N, 3 colours, 3 bands, h, w]
     n, _, _, h, w = high.shape
-    expected = (l1_ssim_np(frame_hat, x) + l1_ssim_np(ll_hat, (ll - lo) / (hi - lo))
-                + l1_ssim_np(high_hat.reshape(n, 9, h, w), high.reshape(n, 9, h, w)))
-    assert total.item() == pytest.approx(expected, rel=1e-5)
+    expected = {"frame": l1_ssim_np(frame_hat, x), "ll": l1_ssim_np(ll_hat, (ll - lo) / (hi - lo)),
+                "high": l1_ssim_np(high_hat.reshape(n, 9, h, w), high.reshape(n, 9, h, w))}
+    assert total.item() == pytest.approx(sum(expected.values()), rel=1e-5)
+    assert {k: v.item() for k, v in terms.items()} == pytest.approx(expected, rel=1e-5)
     # The frame is the inverse Haar transform of the predicted sub-bands (LL de-normalised per frame).
     bands = (high_hat[:, :, 0], high_hat[:, :, 1], high_hat[:, :, 2])
     idwt = pywt.idwt2((ll_hat * (hi - lo) + lo, bands), "haar", mode="periodization", axes=(-2, -1))

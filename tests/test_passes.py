@@ -204,7 +204,7 @@ def test_family_graph_after_passes_matches_eager(name, record_property):
     torch.manual_seed(0)
     model = create_model(name, (32, 64), 2).eval()
     with torch.no_grad():
-        embeds = model.encode(torch.rand(2, 3, 32, 64))
+        embeds = model.encode(model.clip_input(torch.rand(2, 3, 32, 64)))
         feeds = [embeds[k] for k in model.embed_names]
         eager = model.decode(*feeds).numpy()
     raw = export_decoder_onnx(model, embeds)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from test_play_parts import read_y4m, yuv_reference
 
 from nervkit.player.play import main
 from nervkit.player.prefetch import Prefetcher
 from nervkit.runtime import Decoder, available_backends, open_package
+from nervkit.trainer.registry import create_model, model_names
 
 NUM_FRAMES, HW = 8, (32, 64)
 AUTO = available_backends()[0]
@@ -34,7 +36,8 @@ def make_package(path, name: str = "test-hnerv", hw=HW, frames: int = NUM_FRAMES
         for pname, p in model.named_parameters():
             if not pname.startswith("encoder") and pname.endswith("weight"):
                 p.mul_(gain)
-        embeds = {k: 3 * torch.randn_like(v) for k, v in model.encode(torch.rand(frames, 3, *hw)).items()}
+        encoded = model.encode(model.clip_input(torch.rand(frames, 3, *hw)))
+        embeds = {k: 3 * torch.randn_like(v) for k, v in encoded.items()}
     model_pt = path.with_suffix(".pt")
     save_model(model_pt, LoadedModel(model, VideoInfo(frames, *hw, fps=24.0), embeds))
     assert export([str(model_pt), "-o", str(path), "--eval-frames", "0"]) == 0
@@ -175,3 +178,36 @@ def test_not_a_package_exits_2(tmp_path, capsys):
     bad.write_bytes(b"not a package at all")
     assert main([str(bad), "--no-window"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", [n for n in model_names() if n.startswith("test-")])
+def test_every_family_packages_and_plays_as_eager_pytorch(name, tmp_path, capsys):
+    """Each registered family (SNeRV-T's 3-D convolutions included) exports, packages and plays; the played
+    frames are eager PyTorch's decode of the package's dequantised weights and embeddings (to one level),
+    and OpenVINO, where installed, runs the same graph to the same frames."""
+    pkg = make_package(tmp_path / "clip.nvpkg", name, gain=1.0)  # no gain: float rounding is not amplified
+    out = tmp_path / "png"
+    assert main([str(pkg), "--backend", "ort-cpu", "--no-window", "--output", str(out)]) == 0
+    played = np.stack([np.asarray(Image.open(f)) for f in sorted(out.glob("*.png"))])
+    assert played.shape == (NUM_FRAMES, *HW, 3)
+    with open_package(pkg) as p:
+        weights, embeds, graph = p.weights(), p.embeddings(0, NUM_FRAMES), p.graph_bytes()
+    model = create_model(name, HW, NUM_FRAMES).eval()
+    state = {k.removeprefix("model."): torch.from_numpy(v) for k, v in weights.items()}
+    assert not model.load_state_dict(state, strict=False).unexpected_keys
+    with torch.no_grad():
+        eager = model.decode(*(torch.from_numpy(embeds[k]) for k in model.embed_names))
+    eager_u8 = np.round(eager.permute(0, 2, 3, 1).numpy() * 255)
+    assert np.abs(played.astype(int) - eager_u8).max() <= 1
+    ov = pytest.importorskip("openvino")
+    onnx = pytest.importorskip("onnx")
+    graph = onnx.load_from_string(graph)
+    inline = [onnx.numpy_helper.from_array(weights[i.name], i.name) if i.name in weights else i
+              for i in graph.graph.initializer]
+    del graph.graph.initializer[:]
+    graph.graph.initializer.extend(inline)
+    core = ov.Core()
+    fp32 = {"INFERENCE_PRECISION_HINT": "f32"}  # OpenVINO defaults to bf16 on CPUs that have it
+    compiled = core.compile_model(core.read_model(graph.SerializeToString()), "CPU", fp32)
+    frames = compiled({k: embeds[k] for k in model.embed_names})[0]
+    assert np.abs(np.round(np.clip(frames, 0, 1).transpose(0, 2, 3, 1) * 255) - eager_u8).max() <= 1

@@ -11,7 +11,7 @@ def tiny_loaded(name: str = "test-hnerv", frames: int = 4, hw=(32, 64), fps: flo
     torch.manual_seed(0)
     model = create_model(name, hw, frames).eval()
     with torch.no_grad():
-        embeds = model.encode(torch.rand(frames, 3, *hw))
+        embeds = model.encode(model.clip_input(torch.rand(frames, 3, *hw)))
     return LoadedModel(model, VideoInfo(frames, *hw, fps=fps), embeds)
 
 

@@ -4,16 +4,23 @@ Export, runtime and bench only ever talk to this interface, so they never specia
 
 - ``encode(frames)``: frames ``[N, 3, H, W]`` float in [0, 1] -> ``dict`` of per-frame decoder inputs,
   keyed by ``embed_names`` (HNeRV: one ``embed`` tensor ``[N, C, h, w]``; a family that needs per-frame
-  side information adds entries).
+  side information adds entries). A family that looks at ``context = k`` neighbouring frames on each side
+  (SNeRV-T: 1) takes windows ``[N, 2k + 1, 3, H, W]`` instead, the target frame in the middle; callers
+  build either with :meth:`NeRVModel.input_index` (mirrored at the ends of the video).
 - ``decode(*embeds)``: the decoder inputs in ``embed_names`` order -> frames ``[N, 3, H, W]`` in [0, 1].
   This is the graph that is exported; it must not depend on anything but its inputs and parameters.
-- ``loss(frames)``: ``(loss, reconstruction)`` with the family's default training loss.
+- ``loss(frames)``: ``(loss, reconstruction, terms)`` with the family's default training loss and its named
+  terms (``{"l1_ssim": ..., "freq": ...}``, unweighted as the paper writes them) for logging; ``frames`` as
+  for ``encode``, the reconstruction is of the target frames ``[N, 3, H, W]``.
+- ``recipe``: how the family's paper or official code trains it (batch size, gradient clipping, warm-up);
+  ``nerv-train`` uses it unless a flag says otherwise.
 - ``set_exportable(True)``: swap training-only ops (pytorch_wavelets' autograd Functions) for modules
   that export as single custom-domain ONNX nodes. A switch, not a fork: the same modules and weights.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -21,11 +28,26 @@ import torch.nn.functional as F
 from torch import nn
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """A family's training recipe (each field is a ``nerv-train`` flag of the same name)."""
+
+    batch_size: int = 2
+    """Frames per optimiser step (HNeRV's bunny runs: 2; SNeRV: 1)."""
+    grad_clip: float | None = None
+    """Gradient-norm clipping (SNeRV's official code: 1.0); ``None``: none."""
+    warmup: float = 0.1
+    """Fraction of training spent in the linear warm-up of the cosine schedule (``cosine_0.1_1_0.1``)."""
+
+
 class NeRVModel(nn.Module):
     """Base class of every family. Subclasses set ``config_cls`` and implement encode/decode."""
 
     config_cls: ClassVar[type]
     embed_names: ClassVar[tuple[str, ...]] = ("embed",)
+    context: ClassVar[int] = 0
+    """Neighbouring frames on each side that ``encode`` and ``loss`` look at."""
+    recipe: ClassVar[Recipe] = Recipe()
 
     def __init__(self, config):
         super().__init__()
@@ -39,14 +61,35 @@ class NeRVModel(nn.Module):
         raise NotImplementedError
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """Auto-encode: frames ``[N, 3, H, W]`` in [0, 1] -> reconstruction of the same shape."""
+        """Auto-encode: frames (or windows) as ``encode`` takes them -> target frames ``[N, 3, H, W]``."""
         embeds = self.encode(frames)
         return self.decode(*(embeds[n] for n in self.embed_names))
 
-    def loss(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def input_index(self, num_frames: int, idx: torch.Tensor) -> torch.Tensor:
+        """Indices of the frames ``encode`` needs for target frames ``idx [B]`` of a ``num_frames`` video:
+        ``idx`` itself, or windows ``[B, 2k + 1]`` for ``context = k``, mirrored at the ends (frame -1 is
+        frame 1, frame N is frame N - 2, as SNeRV-T's official loader does). ``frames[index]`` is the input."""
+        k = self.context
+        if not k:
+            return idx
+        j = idx[:, None] + torch.arange(-k, k + 1, device=idx.device)
+        last = num_frames - 1
+        j = torch.where(j < 0, -j, j)
+        return torch.where(j > last, 2 * last - j, j).clamp(0, last)
+
+    def clip_input(self, frames: torch.Tensor) -> torch.Tensor:
+        """The input of ``encode`` for every frame of a clip ``frames [N, ...]`` (the frames, or their windows)."""
+        return frames[self.input_index(len(frames), torch.arange(len(frames), device=frames.device))]
+
+    def target(self, frames: torch.Tensor) -> torch.Tensor:
+        """The target frames ``[N, 3, H, W]`` of an input built with :meth:`input_index`."""
+        return frames[:, self.context] if self.context else frames
+
+    def loss(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Default loss: mean squared error on [0, 1] pixels (HNeRV's ``L2``)."""
         recon = self(frames)
-        return F.mse_loss(recon, frames), recon
+        mse = F.mse_loss(recon, self.target(frames))
+        return mse, recon, {"mse": mse}
 
     def set_exportable(self, exportable: bool = True) -> NeRVModel:
         """Flip every sub-module that has an ``exportable`` switch (wavelet ops)."""

@@ -16,7 +16,7 @@ from ..runtime.video import parse_hw
 from .checkpoint import VideoInfo, load_model
 from .registry import create_model, get_spec, model_names
 from .tds import cli as tds_cli
-from .train import TrainConfig, fit
+from .train import PRECISIONS, TrainConfig, fit
 from .video import load_video
 
 
@@ -28,7 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"family: {', '.join([*model_names(), *tds_cli.MODELS])} (default hnerv)")
     p.add_argument("--size", type=float, help="parameter budget in millions (decoder + embeddings)")
     p.add_argument("--epochs", type=int, default=300)
-    p.add_argument("--batch-size", type=int, default=2)
+    p.add_argument("--batch-size", type=int, help="frames per step (default: the family's paper recipe)")
+    p.add_argument("--grad-clip", type=float,
+                   help="clip the gradient norm, 0 = off (default: the family's recipe, e.g. 1.0 for snerv)")
+    p.add_argument("--warmup", type=float, help="warm-up fraction of the cosine schedule (default: the recipe)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="fp32 (default on every device), bf16 autocast, or tf32 (CUDA)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--eval-every", type=int, default=30, help="evaluate PSNR / MS-SSIM every N epochs")
     p.add_argument("--crop", help="center crop HxW before resizing (e.g. 640x1280)")
@@ -53,7 +58,7 @@ def run(argv=None, on_epoch_end=None) -> dict:
     """Parse ``argv`` and train; ``on_epoch_end(epoch)`` is passed to :func:`.train.fit`."""
     args = build_parser().parse_args(argv)
     _check_device(args.device)
-    for flag in ("epochs", "batch_size", "eval_every"):
+    for flag in ("epochs", "eval_every"):
         if getattr(args, flag) < 1:
             raise UserError(f"--{flag.replace('_', '-')} must be at least 1")
     out = Path(args.output)
@@ -69,11 +74,22 @@ def run(argv=None, on_epoch_end=None) -> dict:
         args.model, args.size = prev.model.name, stored.get("size")
         args.crop, args.resize = stored.get("crop"), stored.get("resize")
         args.batch_size, args.lr, args.seed = stored["batch_size"], stored["lr"], stored["seed"]
+        args.grad_clip, args.warmup = stored.get("grad_clip"), stored.get("warmup")
+        args.precision = stored.get("precision", "fp32")
         args.max_frames = stored.get("max_frames")
     elif args.resume:
         print(f"nerv-train: {out} does not exist yet; starting a new run", file=sys.stderr)
-    if args.model not in tds_cli.MODELS:
-        get_spec(args.model)  # an unknown name fails before any decoding
+    if args.model not in tds_cli.MODELS:  # an unknown name fails before any decoding
+        recipe = get_spec(args.model).model_cls.recipe
+        args.batch_size = recipe.batch_size if args.batch_size is None else args.batch_size
+        args.grad_clip = recipe.grad_clip if args.grad_clip is None else (args.grad_clip or None)
+        args.warmup = recipe.warmup if args.warmup is None else args.warmup
+        if args.batch_size < 1:
+            raise UserError("--batch-size must be at least 1")
+        if not 0 <= args.warmup < 1:
+            raise UserError("--warmup must be in [0, 1)")
+    if args.precision == "tf32" and not args.device.startswith("cuda"):
+        raise UserError("--precision tf32 needs --device cuda (TF32 is a CUDA tensor-core format)")
     crop, resize = parse_hw(args.crop), parse_hw(args.resize)
     clip = load_video(args.input, crop=crop, resize=resize, max_frames=args.max_frames)
     if args.model in tds_cli.MODELS:  # temporal down-sampling: base-codec streams plus an enhancer
@@ -93,12 +109,14 @@ def run(argv=None, on_epoch_end=None) -> dict:
     else:
         model = create_model(args.model, (h, w), n, args.size)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, eval_every=args.eval_every,
-                      seed=args.seed, device=args.device)
+                      seed=args.seed, device=args.device, grad_clip=args.grad_clip, warmup=args.warmup,
+                      precision=args.precision)
     params = model.decoder_parameters()
     print(f"nerv-train: {args.model}, {n} frames {h}x{w}, decoder {params / 1e6:.3f}M parameters, "
           f"{cfg.epochs} epochs on {args.device}", file=sys.stderr)
     stored_args = {"size": args.size, "crop": args.crop, "resize": args.resize, "batch_size": args.batch_size,
-                   "lr": args.lr, "seed": args.seed, "max_frames": args.max_frames}
+                   "lr": args.lr, "seed": args.seed, "max_frames": args.max_frames, "grad_clip": args.grad_clip,
+                   "warmup": args.warmup, "precision": args.precision}
     t0 = time.perf_counter()
     loaded = fit(model, clip.frames, video, cfg, out, resume=resume.train if resume else None, args=stored_args,
                  on_epoch_end=on_epoch_end)
@@ -106,7 +124,11 @@ def run(argv=None, on_epoch_end=None) -> dict:
     last_eval = loaded.train["history"]["evals"][-1]
     result = {"model": args.model, "output": str(out), "frames": n, "height": h, "width": w,
               "decoder_params": params, "epochs": cfg.epochs, "seconds": seconds,
-              "psnr": last_eval["psnr"], "ms_ssim": last_eval["ms_ssim"], "history": loaded.train["history"]}
+              "psnr": last_eval["psnr"], "ms_ssim": last_eval["ms_ssim"],
+              "best_psnr": max(e["psnr"] for e in loaded.train["history"]["evals"]),
+              "recipe": {"batch_size": cfg.batch_size, "grad_clip": cfg.grad_clip, "warmup": cfg.warmup,
+                         "precision": cfg.precision},
+              "history": loaded.train["history"]}
     if args.json:
         write_json(args.json, result)
     print(f"nerv-train: wrote {out}: PSNR {result['psnr']:.2f} dB, MS-SSIM {result['ms_ssim']:.4f}, "

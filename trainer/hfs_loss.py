@@ -19,7 +19,6 @@ Choices where the paper is silent:
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 def highpass_mask(height: int, width: int, cutoff: int, device=None) -> torch.Tensor:
@@ -37,9 +36,3 @@ def hfs_loss(pred: torch.Tensor, target: torch.Tensor, cutoff: int = 17, gain: f
     spectrum = spectrum * (gain * highpass_mask(h, w, cutoff, pred.device))
     high = torch.fft.ifft2(torch.fft.ifftshift(spectrum, dim=(-2, -1))).real
     return high.pow(2).mean()
-
-
-def mse_hfs_loss(pred: torch.Tensor, target: torch.Tensor, cutoff: int = 17, gain: float = 3.0,
-                 weight: float = 0.12) -> torch.Tensor:
-    """Eq. 24: ``L_MSE + beta * L_HFS``."""
-    return F.mse_loss(pred, target) + weight * hfs_loss(pred, target, cutoff, gain)

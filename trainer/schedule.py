@@ -5,7 +5,8 @@ With ``t`` the fraction of training done (``(epoch + step / steps_per_epoch) / e
     t <  warmup:  mult = min_mult + (1 - min_mult) * (t / warmup) ** power
     t >= warmup:  mult = 0.5 * (1 + cos(pi * (t - warmup) / (1 - warmup)))
 
-and ``lr = base_lr * mult``. Defaults: warmup 0.1, power 1, min_mult 0.1 (official defaults).
+and ``lr = base_lr * mult``. Defaults: warmup 0.1, power 1, min_mult 0.1 (official defaults; SNeRV-T's
+official code warms up for 0.2, its family ``recipe``).
 """
 
 from __future__ import annotations

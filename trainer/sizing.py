@@ -54,6 +54,12 @@ def strides_for(frame_hw: tuple[int, int], min_embed: int = 2, stages: int = NUM
             f"frame size {h}x{w} allows only {total}x up-sampling (needs a common factor of at least 16): "
             "use --crop or --resize to a size like 160x320 or 640x1280"
         )
+    return split_stride(total, stages)
+
+
+def split_stride(total: int, stages: int) -> list[int]:
+    """``total`` as ``stages`` strides: its prime factors, the two smallest merged until ``stages`` remain,
+    largest first, padded with stride 1 (16 in 4 stages: 2,2,2,2; 160 in 5: 5,4,2,2,2)."""
     factors = sorted(_prime_factors(total), reverse=True)
     while len(factors) > stages:
         a, b = factors.pop(), factors.pop()
@@ -116,7 +122,9 @@ def _per_frame_values(model_cls: type, config) -> int:
     key = (model_cls, repr(dataclasses.replace(config, widths=[0] * len(config.widths))))
     if key not in _PER_FRAME:
         with torch.device("meta"), torch.no_grad():
-            embeds = model_cls(config).encode(torch.empty(1, 3, *config.frame_hw))
+            model = model_cls(config)
+            frames = torch.empty(model.input_index(1, torch.zeros(1, dtype=torch.long)).shape + (3, *config.frame_hw))
+            embeds = model.encode(frames)
         _PER_FRAME[key] = sum(v[0].numel() for v in embeds.values())
     return _PER_FRAME[key]
 

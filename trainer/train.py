@@ -1,17 +1,23 @@
 """The training loop shared by every family: Adam, HNeRV's cosine schedule, periodic evaluation.
 
-The loop only calls ``model.loss(frames)``, so each family brings its own loss. Every epoch visits the
+The loop only calls ``model.loss(frames)``, so each family brings its own loss and logs its named terms;
+a family that looks at neighbouring frames gets them through ``model.input_index``. Every epoch visits the
 frames in a permutation drawn from a generator seeded with ``(seed, epoch)``, so a run resumed from the
-checkpoint of epoch k continues exactly as the uninterrupted run would have.
+checkpoint of epoch k continues exactly as the uninterrupted run would have. Training is fp32 unless
+``precision`` says otherwise; every evaluation that beats the best PSNR so far also writes the best
+checkpoint next to the last one (``model-best.pt`` beside ``model.pt``), as the official codes keep
+``model_best.pth``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,7 +36,7 @@ class TrainConfig:
     epochs: int = 300
     """Passes over all frames."""
     batch_size: int = 2
-    """Frames per optimiser step, summed over all processes (the official bunny runs use 2)."""
+    """Frames per optimiser step, summed over all processes (the family's ``recipe`` in ``nerv-train``)."""
     lr: float = 1e-3
     """Peak learning rate of Adam (betas 0.9, 0.999, no weight decay)."""
     eval_every: int = 30
@@ -39,8 +45,12 @@ class TrainConfig:
     """Seed of the weight initialisation and of every epoch's frame order."""
     device: str = "cpu"
     """``cpu`` or ``cuda`` (``cuda:N``)."""
-    amp: bool = True
-    """bfloat16 autocast on CUDA (ignored on CPU)."""
+    grad_clip: float | None = None
+    """Clip the gradient norm to this (``None``: no clipping)."""
+    warmup: float = 0.1
+    """Fraction of training in the schedule's linear warm-up."""
+    precision: str = "fp32"
+    """``fp32`` (default on every device), ``bf16`` (autocast) or ``tf32`` (CUDA matmuls and convolutions)."""
     save_every_s: float = 60.0
     """Write the resumable checkpoint at most this often (and at every evaluation and the end)."""
 
@@ -55,9 +65,39 @@ class Evaluation:
     embeddings: dict[str, torch.Tensor]
 
 
+PRECISIONS = ("fp32", "bf16", "tf32")
+
+
 def to_float(frames_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 ``[N, H, W, 3]`` -> float ``[N, 3, H, W]`` in [0, 1]."""
-    return frames_u8.permute(0, 3, 1, 2).float().div_(255.0)
+    """uint8 ``[..., H, W, 3]`` -> float ``[..., 3, H, W]`` in [0, 1]."""
+    return frames_u8.movedim(-1, -3).float().div_(255.0)
+
+
+def model_input(model: NeRVModel, data: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """What ``model.encode``/``loss`` take for target frames ``idx`` of the uint8 video ``data [N, H, W, 3]``."""
+    return to_float(data[model.input_index(len(data), idx)])
+
+
+@contextlib.contextmanager
+def precision_context(device_type: str, precision: str):
+    """Run the enclosed steps in ``precision``: fp32 is fp32 (PyTorch's default lets cuDNN convolutions use
+    TF32; that is turned off too); bf16 is autocast; tf32 lets CUDA matmuls and convolutions round inputs to
+    TF32. The flags are restored on exit."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}")
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    try:
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def best_path(out_path) -> Path:
+    """Where the best-PSNR checkpoint goes: ``model-best.pt`` beside ``model.pt``."""
+    out = Path(out_path)
+    return out.with_name(f"{out.stem}-best{out.suffix}")
 
 
 @torch.no_grad()
@@ -66,8 +106,9 @@ def evaluate(model: NeRVModel, frames_u8: torch.Tensor, batch: int = 4) -> Evalu
     model.eval()
     ps, ss, embeds = [], [], []
     for i in range(0, len(frames_u8), batch):
-        target = to_float(frames_u8[i:i + batch])
-        emb = model.encode(target)
+        idx = torch.arange(i, min(i + batch, len(frames_u8)), device=frames_u8.device)
+        target = to_float(frames_u8[idx])
+        emb = model.encode(model_input(model, frames_u8, idx))
         out = model.decode(*(emb[n] for n in model.embed_names)).clamp(0, 1)
         ps.append(psnr(out, target).cpu())
         ss.append(ms_ssim(out, target).cpu())
@@ -105,17 +146,17 @@ def fit(model: NeRVModel, frames: np.ndarray, video: VideoInfo, cfg: TrainConfig
     if batch % dd.world:
         raise ValueError(f"batch size {batch} is not divisible by the {dd.world} processes")
     steps = n // batch  # the official loader drops the last partial batch; each epoch's order differs
-    use_amp = cfg.amp and device.type == "cuda"
+    best = max((e["psnr"] for e in history["evals"]), default=float("-inf"))
 
     def train_state(epoch: int) -> dict:
         return {"epoch": epoch, "optimizer": copy.deepcopy(opt.state_dict()), "history": copy.deepcopy(history),
                 "config": asdict(cfg), "args": args or {}}
 
-    def write(state: dict, weights: dict, embeddings: dict) -> None:
+    def write(state: dict, weights: dict, embeddings: dict, path=out_path) -> None:
         if dd.is_main:
             snapshot = copy.deepcopy(model).cpu()
             snapshot.load_state_dict(weights)
-            save_model(out_path, LoadedModel(snapshot, video, embeddings, state))
+            save_model(path, LoadedModel(snapshot, video, embeddings, state))
 
     last = {"state": train_state(start_epoch), "weights": copy.deepcopy(model.state_dict()), "embeddings": None}
     bar = tqdm(total=cfg.epochs * steps, initial=start_epoch * steps, unit="step", file=sys.stderr,
@@ -125,23 +166,28 @@ def fit(model: NeRVModel, frames: np.ndarray, video: VideoInfo, cfg: TrainConfig
         for epoch in range(start_epoch, cfg.epochs):
             t0 = time.perf_counter()
             order = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed * 100003 + epoch))
-            losses, psnrs = [], []
+            losses, psnrs, terms = [], [], {}
             for step in range(steps):
-                idx = order[step * batch:(step + 1) * batch][dd.rank::dd.world]
+                idx = order[step * batch:(step + 1) * batch][dd.rank::dd.world].to(device)
                 for group in opt.param_groups:
-                    group["lr"] = cfg.lr * lr_multiplier((epoch + step / steps) / cfg.epochs)
-                target = to_float(data[idx.to(device)])
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
-                    loss, recon = step_fn(target)
+                    group["lr"] = cfg.lr * lr_multiplier((epoch + step / steps) / cfg.epochs, cfg.warmup)
+                with precision_context(device.type, cfg.precision):
+                    loss, recon, named = step_fn(model_input(model, data, idx))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 opt.step()
                 losses.append(loss.item())
-                psnrs.append(psnr(recon.detach().float().clamp(0, 1), target).mean().item())
+                for k, v in named.items():
+                    terms.setdefault(k, []).append(v.item())
+                psnrs.append(psnr(recon.detach().float().clamp(0, 1), to_float(data[idx])).mean().item())
                 bar.update(1)
                 bar.set_postfix(epoch=f"{epoch + 1}/{cfg.epochs}", loss=f"{np.mean(losses):.4g}",
+                                **{k: f"{np.mean(v):.4g}" for k, v in terms.items()},
                                 psnr=f"{np.mean(psnrs):.2f}", refresh=False)
             history["epochs"].append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
+                                      "terms": {k: float(np.mean(v)) for k, v in terms.items()},
                                       "train_psnr": float(np.mean(psnrs)),
                                       "seconds": time.perf_counter() - t0})
             done = epoch + 1
@@ -153,6 +199,9 @@ def fit(model: NeRVModel, frames: np.ndarray, video: VideoInfo, cfg: TrainConfig
                 if dd.is_main:
                     bar.write(f"epoch {done}/{cfg.epochs}: PSNR {ev.psnr:.2f} dB, MS-SSIM {ev.ms_ssim:.4f}",
                               file=sys.stderr)
+                if ev.psnr > best:
+                    best = ev.psnr
+                    write(train_state(done), model.state_dict(), embeddings, best_path(out_path))
             last = {"state": train_state(done), "weights": copy.deepcopy(model.state_dict()),
                     "embeddings": embeddings}
             if embeddings is not None or done == cfg.epochs or time.monotonic() - last_save > cfg.save_every_s:
@@ -197,6 +246,8 @@ def _write_last(last: dict, model: NeRVModel, data: torch.Tensor, write) -> None
 def evaluate_embeddings(model: NeRVModel, data: torch.Tensor, batch: int = 8) -> dict[str, torch.Tensor]:
     """Encoder output for every frame (what the decoder needs at play time)."""
     model.eval()
-    parts = [model.encode(to_float(data[i:i + batch])) for i in range(0, len(data), batch)]
+    n = len(data)
+    parts = [model.encode(model_input(model, data, torch.arange(i, min(i + batch, n), device=data.device)))
+             for i in range(0, n, batch)]
     model.train()
     return {k: torch.cat([p[k].float().cpu() for p in parts]) for k in model.embed_names}

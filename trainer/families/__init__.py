@@ -6,4 +6,5 @@ from . import (
     hfs_hnerv,  # noqa: F401
     hnerv,  # noqa: F401
     snerv,  # noqa: F401
+    snerv_t,  # noqa: F401
 )

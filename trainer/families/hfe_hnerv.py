@@ -163,8 +163,10 @@ class HFEHNeRV(NeRVSkeleton):
         x = self.hfm(self.stem(embed), hf_embed)
         return out_image(self.head(self.blocks(x)))
 
-    def loss(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``alpha L1 + (1 - alpha)(1 - SSIM) + mu L_fre`` on the frames (module docstring)."""
+    def loss(self, frames: torch.Tensor):
+        """``alpha L1 + (1 - alpha)(1 - SSIM) + mu L_fre`` on the frames (module docstring); terms ``spatial``
+        and ``frequency``."""
         recon = self(frames)
         c = self.config
-        return l1_ssim_loss(recon, frames, c.alpha) + c.freq_weight * frequency_loss(recon, frames), recon
+        terms = {"spatial": l1_ssim_loss(recon, frames, c.alpha), "frequency": frequency_loss(recon, frames)}
+        return terms["spatial"] + c.freq_weight * terms["frequency"], recon, terms

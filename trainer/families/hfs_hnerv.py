@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..hfs_loss import mse_hfs_loss
+from ..hfs_loss import hfs_loss
 from ..layers import NeRVBlock, UpConv, conv, out_image
 from ..registry import register_model
 from ..skeleton import NeRVConfig, NeRVSkeleton, stem
@@ -183,8 +183,9 @@ class HFSHNeRV(NeRVSkeleton):
         skip = F.interpolate(skip, scale_factor=self.reuse_scale, mode="bilinear", align_corners=False)
         return out_image(self.head(x) + skip)
 
-    def loss(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eq. 24: ``MSE + beta * HFS`` with the config's ``m``, ``g``, ``beta``."""
+    def loss(self, frames: torch.Tensor):
+        """Eq. 24: ``MSE + beta * HFS`` with the config's ``m``, ``g``, ``beta``; terms ``mse``, ``hfs``."""
         c = self.config
         recon = self(frames)
-        return mse_hfs_loss(recon, frames, c.hfs_cutoff, c.hfs_gain, c.hfs_weight), recon
+        terms = {"mse": F.mse_loss(recon, frames), "hfs": hfs_loss(recon, frames, c.hfs_cutoff, c.hfs_gain)}
+        return terms["mse"] + c.hfs_weight * terms["hfs"], recon, terms

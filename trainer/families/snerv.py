@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...runtime.errors import UserError
+from ..base import Recipe
 from ..l1_ssim import l1_ssim_loss
 from ..layers import ConvNeXtEncoder, out_image
 from ..registry import register_model
@@ -87,13 +88,13 @@ def ll_size(frame_hw) -> tuple[int, int]:
     return h // 2, w // 2
 
 
-def paper_size(model_cls: type, frame_hw, num_frames: int, size: float, table: dict):
+def paper_size(model_cls: type, frame_hw, num_frames: int, size: float, table: dict, **fields):
     """The paper's ``(C0, N_RB)`` from ``table`` where it lists this frame size and budget, else ``N_RB`` by
-    Table 4's budget ranges and ``C0`` fitted within 2% (module docstring)."""
+    Table 4's budget ranges and ``C0`` fitted within 2% (module docstring). ``fields``: other config fields."""
     strides = model_cls.strides_for(frame_hw)
     c0, n_rb = table.get(tuple(frame_hw), {}).get(size, (16, next((n for lim, n in _RB_BY_SIZE if size <= lim), 10)))
     config = model_cls.config_cls(frame_hw=frame_hw, strides=strides, num_res_blocks=n_rb,
-                                  widths=channel_widths(c0, REDUCE, LOWER_WIDTH, len(strides)))
+                                  widths=channel_widths(c0, REDUCE, LOWER_WIDTH, len(strides)), **fields)
     if size in table.get(tuple(frame_hw), {}):
         return config
     knobs = (base_width(), field_knob("num_res_blocks", 1, 10), base_width())
@@ -143,13 +144,15 @@ class SNeRV(NeRVSkeleton):
 
     config_cls = SNeRVConfig
     embed_names = ("embed", "ll_range")
+    recipe = Recipe(batch_size=1, grad_clip=1.0, warmup=0.1)
+    """Batch 1 (paper Sec. 4.1 and ``train_snerv.py``), ``--grad_max_norm 1``, ``cosine_0.1_1_0.1``."""
 
     def __init__(self, config: SNeRVConfig):
         super().__init__(config)
         c, n, w = config, len(config.strides), config.widths
         self.idwt = HaarIDWT()
         self.stem = stem(c)
-        self.ubs = nn.ModuleList(up_blocks(c))
+        self.ubs = self.build_ubs(c)
         self.mfbs = nn.ModuleList(MFBlock(w[n - 2 + i], w[n - 1 + i], c.strides[n - 2 + i], c.num_res_blocks)
                                   for i in range(2))
         self.head = nn.Conv2d(w[-1], 3, 3, 1, 1)
@@ -161,6 +164,10 @@ class SNeRV(NeRVSkeleton):
             "dwt": HaarDWT(mode="periodization"),  # the official code's mode
             "stages": ConvNeXtEncoder(c.strides, [c.enc_dim] * (len(c.strides) - 1) + [c.embed_dim]),
         })
+
+    def build_ubs(self, c: SNeRVConfig) -> nn.ModuleList:
+        """The five UBs: HNeRV's blocks (SNeRV-T replaces them)."""
+        return nn.ModuleList(up_blocks(c))
 
     @classmethod
     def strides_for(cls, frame_hw, min_embed: int = 2) -> list[int]:
@@ -182,11 +189,16 @@ class SNeRV(NeRVSkeleton):
         ll_norm, _, ll_range = self._normalised_ll(frames)
         return {"embed": self.encoder["stages"](ll_norm), "ll_range": ll_range}
 
-    def synthesize(self, embed: torch.Tensor, ll_range: torch.Tensor):
-        """Decoder before the clamp -> (frame ``[N,3,H,W]``, LL in [0, 1], detail bands ``[N,3,3,h,w]``)."""
+    def features(self, embed: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's and every UB's output ``u_0 .. u_5``."""
         u = [self.stem(embed)]
         for ub in self.ubs:
             u.append(ub(u[-1]))
+        return u
+
+    def synthesize(self, u: list[torch.Tensor], ll_range: torch.Tensor):
+        """MFU, head, HFR and IDWT on the UB outputs ``u`` -> (frame ``[N,3,H,W]`` before the clamp, LL in
+        [0, 1], detail bands ``[N,3,3,h,w]``)."""
         m = u[-3]
         for i, mfb in enumerate(self.mfbs):
             m = mfb(m, u[-2 + i])
@@ -197,14 +209,20 @@ class SNeRV(NeRVSkeleton):
         return self.idwt(ll, high), ll_norm, high
 
     def decode(self, embed: torch.Tensor, ll_range: torch.Tensor) -> torch.Tensor:
-        return self.synthesize(embed, ll_range)[0].clamp(0.0, 1.0)
+        return self.synthesize(self.features(embed), ll_range)[0].clamp(0.0, 1.0)
 
-    def loss(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eq. (3): ``L(I, I_hat) + L(LL, LL_hat) + L(high, high_hat)`` (module docstring)."""
+    def loss(self, frames: torch.Tensor):
+        """Eq. (3): ``L(I, I_hat) + L(LL, LL_hat) + L(high, high_hat)`` (module docstring); those three terms
+        are ``frame``, ``ll``, ``high``."""
         ll_norm, high, ll_range = self._normalised_ll(frames)
-        frame_hat, ll_hat, high_hat = self.synthesize(self.encoder["stages"](ll_norm), ll_range)
-        bands = high.flatten(1, 2)  # [N, 9, h, w]: every detail band of every colour is its own SSIM image
+        out = self.synthesize(self.features(self.encoder["stages"](ll_norm)), ll_range)
+        return self.eq3(out, frames, ll_norm, high)
+
+    def eq3(self, out, frames: torch.Tensor, ll_norm: torch.Tensor, high: torch.Tensor):
+        """Eq. (3) on ``synthesize``'s output against the frames, their normalised LL and detail bands
+        (every detail band of every colour is its own SSIM image) -> ``(total, frames_hat, terms)``."""
+        frame_hat, ll_hat, high_hat = out
         a = self.config.alpha
-        total = (l1_ssim_loss(frame_hat, frames, a) + l1_ssim_loss(ll_hat, ll_norm, a)
-                 + l1_ssim_loss(high_hat.flatten(1, 2), bands, a))
-        return total, frame_hat.clamp(0.0, 1.0)
+        terms = {"frame": l1_ssim_loss(frame_hat, frames, a), "ll": l1_ssim_loss(ll_hat, ll_norm, a),
+                 "high": l1_ssim_loss(high_hat.flatten(1, 2), high.flatten(1, 2), a)}
+        return sum(terms.values()), frame_hat.clamp(0.0, 1.0), terms
