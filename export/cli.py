@@ -22,7 +22,10 @@ from .trt.engine import cached_engine
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="nerv-export", description=__doc__.splitlines()[0])
-    ap.add_argument("model", help="nervkit model.pt or official HNeRV checkpoint")
+    ap.add_argument("model", help="nervkit model.pt, or an official HNeRV/SNeRV checkpoint (quant_vid.pth, "
+                                  "model_latest.pth)")
+    ap.add_argument("--video", help="the video an official training checkpoint (model_*.pth) was trained on: "
+                                    "its encoder makes the embeddings from it")
     ap.add_argument("-o", "--output", required=True, help="package to write (.nvpkg)")
     ap.add_argument("--onnx", metavar="PATH", help="also write the decoder graph (weights inline) as ONNX")
     ap.add_argument("--trt", action="store_true", help="also build a TensorRT engine (tensorrt extra)")
@@ -63,7 +66,7 @@ def _main(argv) -> int:
     if missing and not args.onnx:
         raise UserError(f"--trt: {missing}")
     print(f"nerv-export: loading {args.model}", file=sys.stderr)
-    loaded = load_model(args.model)
+    loaded = load_model(args.model, video=args.video)
     if args.source:
         video = loaded.video
         video.source = args.source

@@ -92,16 +92,17 @@ def read_checkpoint(path: str | Path) -> dict:
         raise UserError(f"{path}: not a loadable PyTorch checkpoint ({first[:200]})") from None
 
 
-def load_model(path: str | Path) -> LoadedModel:
-    """Load a nervkit ``model.pt`` or an official HNeRV quantized checkpoint (detected by content)."""
+def load_model(path: str | Path, video: str | Path | None = None) -> LoadedModel:
+    """Load a nervkit ``model.pt`` or an official HNeRV/SNeRV checkpoint (detected by content; ``official.py``).
+
+    ``video``: the clip an official training checkpoint (``model_latest.pth``) was trained on, whose frames
+    its encoder turns into the embeddings; unused for every other file."""
     obj = read_checkpoint(path)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         return _from_nervkit(path, obj)
-    from .official import is_official_checkpoint, official_to_loaded
+    from .official import load_official
 
-    if is_official_checkpoint(obj):
-        return official_to_loaded(obj)
-    raise UserError(f"{path}: neither a nervkit model.pt nor an official HNeRV checkpoint")
+    return load_official(obj, path, video)
 
 
 def _from_nervkit(path, obj: dict) -> LoadedModel:

@@ -47,7 +47,7 @@ from torch import nn
 from ..layers import ConvNeXtEncoder
 from ..registry import register_model
 from ..sizing import split_stride
-from .snerv import RANGE_EPS, SNeRV, SNeRVConfig, paper_size
+from .snerv import RANGE_EPS, SNeRV, SNeRVConfig, ll_size, paper_size
 
 PAPER_CONFIGS = {
     (640, 1280): {0.35: (39, 2), 0.75: (61, 3), 1.5: (82, 4), 3.0: (103, 6), 4.6: (129, 8), 6.0: (146, 10)},
@@ -146,6 +146,10 @@ class SNeRVT(SNeRV):
     @classmethod
     def for_video(cls, frame_hw, num_frames: int, size: float) -> SNeRVTConfig:
         t_up = next((up for limit, up in _T_UP_BY_SIZE if size <= limit), [2])
+        strides = cls.strides_for(frame_hw)
+        grid = [side // math.prod(strides[2:]) for side in ll_size(frame_hw)]  # the second UB's output
+        while any(side % math.prod(t_up) for side in grid):  # a temporal grid of whole pixels (160x320: 5x10)
+            t_up = t_up[1:]
         return paper_size(cls, frame_hw, num_frames, size, PAPER_CONFIGS, t_up=t_up)
 
     def bands(self, windows: torch.Tensor):
