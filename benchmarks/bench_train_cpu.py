@@ -1,6 +1,6 @@
 """Train every family (and HNeRV) on the 132 real bunny frames at 160x320 on this CPU, side by side.
 
-    python benchmarks/bench_train_cpu.py [--models hnerv,snerv,...] [--size 0.35] [--epochs 8]
+    python benchmarks/bench_train_cpu.py [--models hnerv,snerv,...] [--size 0.35] [--epochs 8] [--frames N]
                                          [--json benchmarks/results/train_cpu.json]
 
 Each model is trained with ``nerv-train`` with its paper's recipe (the family's default batch size, gradient
@@ -37,7 +37,8 @@ def run_one(model: str, args, work: Path) -> dict:
     out, hist = work / f"{model}.pt", work / f"{model}.json"
     t0 = time.perf_counter()
     train_cli.run([str(args.data), "-o", str(out), "--model", model, "--size", str(args.size),
-                   "--epochs", str(args.epochs), "--eval-every", "1", "--json", str(hist)])
+                   "--epochs", str(args.epochs), "--eval-every", "1", "--json", str(hist),
+                   *(["--max-frames", str(args.frames)] if args.frames else [])])
     wall = time.perf_counter() - t0
     result = json.loads(hist.read_text())
     loaded = load_model(out)
@@ -63,6 +64,7 @@ def main(argv=None) -> int:
     ap.add_argument("--models", default=FAMILIES)
     ap.add_argument("--size", type=float, default=0.35, help="parameter budget in millions")
     ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--frames", type=int, help="train on the first N frames only (default: all 132)")
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--json", default="benchmarks/results/train_cpu.json")
     args = ap.parse_args(argv)
@@ -74,12 +76,13 @@ def main(argv=None) -> int:
         for model in args.models.split(","):
             rows.append(run_one(model, args, Path(tmp)))
             print(json.dumps(rows[-1]), file=sys.stderr)
-    doc = {"benchmark": "train_cpu", "data": str(args.data), "size_m": args.size, "epochs": args.epochs,
+    doc = {"benchmark": "train_cpu", "data": str(args.data), "frames": args.frames or 132, "size_m": args.size,
+           "epochs": args.epochs,
            "lr": 1e-3, "torch_threads": torch.get_num_threads(),
            "machine": describe(), "results": rows}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(doc, indent=2))
-    print(f"\n{len(rows)} models, {args.size}M budget, {args.epochs} epochs, 132 frames 160x320, "
+    print(f"\n{len(rows)} models, {args.size}M budget, {args.epochs} epochs, {doc['frames']} frames 160x320, "
           f"{doc['machine'].get('cpu')}")
     print(f"{'model':<10} {'batch':>5} {'clip':>5} {'params':>9} {'GMAC/fr':>8} {'s/epoch':>8} {'PSNR':>6} "
           f"{'MS-SSIM':>8} {'PSNR q':>7} {'bpp':>6}")
