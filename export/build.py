@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -43,8 +43,6 @@ class ExportOptions:
     measured (against the source video, when readable); 0 skips both."""
     onnx_path: str | None = None
     """Also write the package's decoder graph, weights inline, to this ONNX file."""
-    extra: dict = field(default_factory=dict)
-    """More manifest entries."""
 
 
 @dataclass
@@ -114,7 +112,7 @@ def build_package(loaded: LoadedModel, out: str | os.PathLike, options: ExportOp
     compression = {"quant_bits": opts.quant_bits, "embed_bits": opts.embed_bits, "prune": opts.prune,
                    "reused_official_codes": comp.reused_codes, "inline_graph_bytes": len(graph)}
     def write(guard: dict | None) -> int:
-        extra = {"created_by": "nervkit nerv-export", "compression": compression, **opts.extra}
+        extra = {"created_by": "nervkit nerv-export", "compression": compression}
         return write_package(
             out, family=model.name, config=config_to_dict(model.config),
             video={"num_frames": video.num_frames, "height": video.height, "width": video.width,

@@ -31,13 +31,11 @@ EXTERNAL_LOCATION = "nvpkg:weights"
 """``external_data`` location written for package weights; the runtime supplies them from memory."""
 
 
-def export_decoder_onnx(model, embeds_example, path_or_bytes: str | os.PathLike | io.BytesIO | None = None
-                        ) -> onnx.ModelProto:
-    """Export ``model.decode`` (exportable mode, eval) to ONNX opset 17.
+def export_decoder_onnx(model, embeds_example) -> onnx.ModelProto:
+    """Export ``model.decode`` (exportable mode, eval) to ONNX opset 17 (module docstring).
 
     ``embeds_example``: a dict keyed by ``model.embed_names`` or a tuple in that order, each
-    ``[n, ...]`` (the batch dim is exported as dynamic ``batch``). If ``path_or_bytes`` is given the
-    model is also written there (a path is written atomically).
+    ``[n, ...]`` (the batch dim is exported as dynamic ``batch``).
     """
     names = list(model.embed_names)
     if isinstance(embeds_example, dict):
@@ -53,15 +51,11 @@ def export_decoder_onnx(model, embeds_example, path_or_bytes: str | os.PathLike 
             torch.onnx.export(DecoderGraph(model), tuple(embeds_example), buf, input_names=names,
                               output_names=["frames"], opset_version=OPSET, dynamo=False,
                               dynamic_axes={n: {0: "batch"} for n in [*names, "frames"]},
-                              custom_opsets=custom, do_constant_folding=False, keep_initializers_as_inputs=True)
+                              custom_opsets=custom, do_constant_folding=False,
+                              keep_initializers_as_inputs=True)
     finally:
         model.set_exportable(False).train(was_training)
-    proto = _named_by_parameter(onnx.load_from_string(buf.getvalue()), set(model.decoder_state()))
-    if isinstance(path_or_bytes, io.BytesIO):
-        path_or_bytes.write(proto.SerializeToString())
-    elif path_or_bytes is not None:
-        save_onnx(proto, path_or_bytes)
-    return proto
+    return _named_by_parameter(onnx.load_from_string(buf.getvalue()), set(model.decoder_state()))
 
 
 def _named_by_parameter(proto: onnx.ModelProto, params: set[str]) -> onnx.ModelProto:
@@ -82,7 +76,7 @@ def _named_by_parameter(proto: onnx.ModelProto, params: set[str]) -> onnx.ModelP
 
 
 def save_onnx(proto: onnx.ModelProto, path: str | os.PathLike) -> None:
-    """Write ``proto`` to ``path`` atomically."""
+    """Write ``proto`` to ``path`` atomically (``--onnx``)."""
     write_atomic(path, proto.SerializeToString())
 
 
