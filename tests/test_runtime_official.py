@@ -13,6 +13,7 @@ from conftest import OFFICIAL_PSNR_FLOAT, OFFICIAL_PSNR_UINT8
 from PIL import Image
 
 from nervkit.export.build import ExportOptions, build_package
+from nervkit.player.eager import EagerDecoder
 from nervkit.runtime import Decoder, open_package, to_uint8
 from nervkit.trainer.checkpoint import load_model
 
@@ -38,7 +39,8 @@ def test_official_checkpoint_package_reproduces_reference_psnr(official_ckpt, fr
     report = build_package(loaded, out, ExportOptions(eval_frames=0))
     assert report["reused_official_codes"]
 
-    payload = _official_payload_bytes(torch.load(official_ckpt, map_location="cpu", weights_only=True))
+    raw = torch.load(official_ckpt, map_location="cpu", weights_only=True)
+    payload = _official_payload_bytes(raw)
     size = out.stat().st_size
     print(f"\nbunny.nvpkg: {size:,} bytes = {report['bpp']:.4f} bpp; official quantised payload {payload:,} "
           f"bytes; coders {report['coders']}")
@@ -49,6 +51,13 @@ def test_official_checkpoint_package_reproduces_reference_psnr(official_ckpt, fr
     with open_package(out) as pkg, Decoder(pkg, backend="ort-cpu", batch=2) as dec:
         assert (pkg.num_frames, pkg.height, pkg.width) == (132, 640, 1280)
         frames = dec.decode_float(0, 8)
+        # nerv-bench's baseline on this package: the trainer's HNeRV module with the official weights
+        eager = EagerDecoder(pkg)
+        assert eager.name == "hnerv-eager" and type(eager.model).__name__ == "HNeRV"
+        state = eager.model.state_dict()
+        for key, q in raw["model"].items():  # the official code's dequantisation, bit for bit
+            assert torch.equal(state[key], q["min"].float() + q["scale"].float() * q["quant"].float()), key
+        assert float(np.abs(eager.run(pkg.embeddings(0, 2)) - frames[:2]).max()) < 1e-4
     floats = [_psnr(f.transpose(1, 2, 0), o) for f, o in zip(frames, originals, strict=True)]
     rounded = [_psnr(u / 255.0, o) for u, o in zip(to_uint8(frames), originals, strict=True)]
     print("PSNR float:", " ".join(f"{p:.3f}" for p in floats))
