@@ -30,6 +30,7 @@ from nervkit.runtime import available_backends, open_package
 from nervkit.runtime import backends as runtime_backends
 from nervkit.runtime.errors import UserError, run_cli
 from nervkit.runtime.jsonout import add_json_argument, write_json
+from nervkit.runtime.memory import add_max_memory_argument
 from nervkit.runtime.precision import PRECISIONS, guard_results, record_key
 from nervkit.runtime.timing import measure
 
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="timed calls per batch (default: 3)")
     add_json_argument(p, "every number")
     p.add_argument("--plot", metavar="FILE", help="bar chart of frames per second (.png, .svg, .pdf)")
+    add_max_memory_argument(p)
     return p
 
 
@@ -87,12 +89,12 @@ def _decoders(args, torch_devices: list[str]) -> list[tuple[str, str, str]]:
     return out
 
 
-def _make(name: str, device: str, precision: str, pkg, batch: int):
+def _make(name: str, device: str, precision: str, pkg, batch: int, max_memory: int):
     if name == EAGER:
         from .eager import EagerDecoder
 
         return EagerDecoder(pkg, device)
-    return runtime_backends.create(name, pkg, batch, precision)
+    return runtime_backends.create(name, pkg, batch, precision, max_memory)
 
 
 def _time_interleaved(runs: list[tuple[object, int]], feeds: dict[str, np.ndarray], warmup: int, repeats: int):
@@ -119,11 +121,11 @@ def _time_interleaved(runs: list[tuple[object, int]], feeds: dict[str, np.ndarra
     return list(zip(times, outputs, strict=True))
 
 
-def _best_batch(name, device, precision, pkg, feeds, n: int) -> int:
+def _best_batch(name, device, precision, pkg, feeds, n: int, max_memory: int) -> int:
     """The batch (from BATCH_CANDIDATES, at most ``n``) with the most frames per second in one timed call."""
     best, best_rate = 1, 0.0
     for b in (b for b in BATCH_CANDIDATES if b <= n):
-        dec = _make(name, device, precision, pkg, b)
+        dec = _make(name, device, precision, pkg, b, max_memory)
         chunk = {k: v[:b] for k, v in feeds.items()}
         t = measure(lambda d=dec, c=chunk: d.run(c), warmup=1, repeats=1, sync=getattr(dec, "sync", None))
         if b / t.median_s > best_rate:
@@ -154,9 +156,9 @@ def bench_package(path: str, args, decoders, peaks: dict[str, dict]) -> dict:
         guard = guard_results(pkg)
         runs = []  # (label, device, precision, batch, decoder), all built first and timed interleaved
         for name, device, precision in decoders:
-            batch = args.batch or _best_batch(name, device, precision, pkg, feeds, n)
+            batch = args.batch or _best_batch(name, device, precision, pkg, feeds, n, args.max_memory)
             label = eager_name(pkg.family) if name == EAGER else name
-            runs += [(label, device, precision, b, _make(name, device, precision, pkg, b))
+            runs += [(label, device, precision, b, _make(name, device, precision, pkg, b, args.max_memory))
                      for b in sorted({1, min(batch, n)})]
         print(f"nerv-bench: {Path(path).name}: timing {len(runs)} decoder x batch runs, interleaved",
               file=sys.stderr)

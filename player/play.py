@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from nervkit.runtime import Decoder, open_package
 from nervkit.runtime.errors import UserError, run_cli
+from nervkit.runtime.memory import add_max_memory_argument
 from nervkit.runtime.precision import PRECISIONS
 
 from .frames import parse_frames
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-window", action="store_true", help="decode as fast as possible, show nothing")
     p.add_argument("--fps", type=float, help="playback rate in frames per second (default: the clip's)")
     p.add_argument("--loop", action="store_true", help="start over after the last frame")
+    add_max_memory_argument(p)
     return p
 
 
@@ -79,7 +81,8 @@ def _main(argv: Sequence[str] | None) -> int:
         pkg = stack.enter_context(open_package(args.package))
         frames = parse_frames(args.frames, pkg.num_frames)
         fps = args.fps or pkg.fps
-        dec = stack.enter_context(Decoder(pkg, backend=args.backend, batch=args.batch, precision=args.precision))
+        dec = stack.enter_context(Decoder(pkg, backend=args.backend, batch=args.batch, precision=args.precision,
+                                          max_memory=args.max_memory))
         if args.output:
             sink = stack.enter_context(open_sink(args.output, pkg.width, pkg.height, fps))
         elif not args.no_window:

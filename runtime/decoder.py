@@ -9,6 +9,7 @@ import numpy as np
 
 from . import backends
 from .errors import UserError
+from .memory import DEFAULT_MAX_MEMORY
 from .package import Package
 
 
@@ -31,16 +32,18 @@ class Decoder:
 
     ``backend="auto"`` picks the fastest available backend; ``precision="auto"`` its fastest precision
     that the package's quality guard trusts (``nervkit.runtime.precision``). After construction
-    ``backend`` and ``precision`` are the resolved names (``openvino``, ``bf16`` ...).
+    ``backend`` and ``precision`` are the resolved names (``openvino``, ``bf16`` ...). The graph is checked
+    at ``batch`` and the memory estimate refused above ``max_memory`` bytes before any session exists.
     While a batch runs, the next batch's embeddings are entropy-decoded in a second thread.
     """
 
-    def __init__(self, package: Package, backend: str = "auto", batch: int = 1, precision: str = "auto"):
+    def __init__(self, package: Package, backend: str = "auto", batch: int = 1, precision: str = "auto",
+                 max_memory: int = DEFAULT_MAX_MEMORY):
         if batch < 1:
             raise UserError(f"batch must be at least 1, got {batch}")
         self.package, self.batch = package, batch
         self.backend, self.precision = backends.resolve(backend, precision, package)
-        self._impl = backends.create(self.backend, package, batch, self.precision)
+        self._impl = backends.create(self.backend, package, batch, self.precision, max_memory)
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="nerv-entropy")
 
     def _range(self, start: int, stop: int | None) -> tuple[int, int]:

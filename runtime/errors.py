@@ -33,10 +33,11 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int | None], argv:
             interrupted: str = "interrupted") -> int:
     """Run ``body(argv)`` with the shared exit-status contract; the one ``main`` wrapper of every CLI.
 
-    ``UserError`` and ``OSError`` (a missing file or a full disk is not a bug of ours) print one line and
-    give 2; Ctrl-C prints ``interrupted`` and gives 130; a reader that closes our stdout early (``| head``)
-    ends the program quietly with 141 (128 + SIGPIPE), as POSIX tools do; anything else is a bug: the
-    traceback and 1. ``SystemExit`` from argparse passes through (it already exits 2 on bad arguments).
+    ``UserError`` and ``OSError`` (a missing file or a full disk is not a bug of ours) and ``MemoryError``
+    print one line and give 2; Ctrl-C prints ``interrupted`` and gives 130; a reader that closes our
+    stdout early (``| head``) ends the program quietly with 141 (128 + SIGPIPE), as POSIX tools do;
+    anything else is a bug: the traceback and 1. ``SystemExit`` from argparse passes through (it
+    already exits 2 on bad arguments).
     """
     try:
         code = body(argv)
@@ -48,6 +49,9 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int | None], argv:
         return 141
     except (UserError, OSError) as err:
         print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"{prog}: error: out of memory (lower --batch or the input size, or free memory)", file=sys.stderr)
         return 2
     except SystemExit:
         raise

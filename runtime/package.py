@@ -16,6 +16,7 @@ import numpy as np
 from .container import Container, Source
 from .entropy import CodedStream
 from .errors import PackageError
+from .graph_rules import GraphFacts, check_graph
 from .quant import dequantize
 
 MAX_FRAMES = 1 << 20
@@ -159,6 +160,20 @@ class Package:
             if stream.chunk_len != q.size // self.num_frames or stream.n_symbols != q.size:
                 raise _bad(f"embeddings.{name}: its stream is not one chunk per frame")
             self._embeds[name] = (q, stream)
+        self.graph_facts = self.check_graph(1)
+
+    def check_graph(self, batch: int) -> GraphFacts:
+        """Apply the graph rules (:mod:`.graph_rules`) to the decoder graph run at ``batch``."""
+        return check_graph(self._graph, inputs=self.embed_shapes, outputs={"frames": (3, self.height, self.width)},
+                           weights={t.name: t.shape for t in self.weight_tensors}, batch=batch)
+
+    def memory_estimate(self, facts: GraphFacts) -> int:
+        """Bytes a decoder of this package needs at ``facts.batch``: the float32 weights twice (ours and the
+        backend's packed copy), the inline constants twice, the graph's working set, and per frame its
+        inputs plus the float and uint8 output."""
+        frame = 3 * self.height * self.width
+        per_frame = 4 * sum(math.prod(s) for s in self.embed_shapes.values()) + 5 * frame
+        return 8 * self.num_weights + 2 * facts.constant_bytes + facts.working_set + facts.batch * per_frame
 
     def _stream(self, section: str) -> CodedStream:
         return CodedStream(*self._container.reader(section))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import UserError
+from ..memory import DEFAULT_MAX_MEMORY, check_memory
 from ..precision import PRECISIONS, trusted
 
 BACKENDS = ("trt", "ort-cuda", "openvino", "ort-cpu")
@@ -71,6 +72,12 @@ def resolve(name: str, precision: str = "fp32", package=None) -> tuple[str, str]
     return name, precision
 
 
-def create(name: str, package, batch: int, precision: str = "fp32"):
-    """Build backend ``name`` (already resolved) for ``package``, batches of up to ``batch`` frames."""
+def create(name: str, package, batch: int, precision: str = "fp32", max_memory: int = DEFAULT_MAX_MEMORY):
+    """Build backend ``name`` (already resolved) for ``package``, batches of up to ``batch`` frames.
+
+    First the graph rules at ``batch`` (:mod:`..graph_rules`) and the memory estimate against
+    ``max_memory`` bytes: no session exists for a graph that fails them.
+    """
+    facts = package.graph_facts if batch == 1 else package.check_graph(batch)
+    check_memory(package.memory_estimate(facts), max_memory, f"decoding {package.path} at batch {batch}")
     return _module(name).create(package, batch, name, precision)

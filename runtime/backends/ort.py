@@ -61,7 +61,10 @@ class OrtBackend:
                                f"{package.height}, {package.width}]")
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        return self.session.run(["frames"], feeds)[0]
+        try:
+            return self.session.run(["frames"], feeds)[0]
+        except Exception as err:  # onnxruntime's own exception types: the graph failed on these inputs
+            raise PackageError(f"decoder graph failed while decoding ({one_line(err, 200)})") from None
 
     def close(self) -> None:
         self.session = None
