@@ -42,14 +42,14 @@ package's coded weight stream, so a graph's own constants are shape vectors and 
 WEIGHTS_LOCATION = "nvpkg:weights"
 
 PACKAGE_OPS = frozenset({
-    "Add", "AveragePool", "Clip", "Concat", "Conv", "ConvTranspose", "Cos", "DepthToSpace", "Div", "Erf",
+    "Add", "AveragePool", "Cast", "Clip", "Concat", "Conv", "ConvTranspose", "Cos", "DepthToSpace", "Div", "Erf",
     "Gather", "LeakyRelu", "Mul", "Pad", "ReduceMean", "Relu", "Reshape", "Resize", "Sigmoid", "Sin", "Split",
     "Squeeze", "Sub", "Tanh", "Unsqueeze",
 })
 """Ops of the graphs ``nerv-export`` stores: ``optimize_for(..., "ort", fold=False)`` over every
 registered family (Haar transforms lowered to standard ops; ``Pad`` for odd frame sides)."""
-FLAVOUR_OPS = {"ort": PACKAGE_OPS, "ort-fp16": PACKAGE_OPS | {"Cast"}}
-"""Allow-list per graph flavour: the package graph, and its fp16 variant (``Cast`` at the edges)."""
+FLAVOUR_OPS = {"ort": PACKAGE_OPS}
+"""Allow-list per graph flavour (a backend or decode plan with graphs of another flavour adds its own)."""
 
 _FLOAT_TYPES = {1: 4, 10: 2, 11: 8, 16: 2}  # FLOAT, FLOAT16, DOUBLE, BFLOAT16 -> bytes
 _ELEM_BYTES = {**_FLOAT_TYPES, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 12: 4, 13: 8}
