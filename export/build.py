@@ -106,8 +106,6 @@ def build_package(loaded: LoadedModel, out: str | os.PathLike, options: ExportOp
     exported = exported or export_decoder(loaded, opts.quant_bits, opts.embed_bits, opts.prune)
     model, video, comp = loaded.model, loaded.video, exported.compressed
     proto = optimize_for(exported.graph, "ort", fold=False)
-    if opts.onnx_path:
-        save_onnx(proto, opts.onnx_path)
     graph = externalize_weights(proto, set(comp.weights))
     compression = {"quant_bits": opts.quant_bits, "embed_bits": opts.embed_bits, "prune": opts.prune,
                    "reused_official_codes": comp.reused_codes, "inline_graph_bytes": len(graph)}
@@ -116,7 +114,7 @@ def build_package(loaded: LoadedModel, out: str | os.PathLike, options: ExportOp
         return write_package(
             out, family=model.name, config=config_to_dict(model.config),
             video={"num_frames": video.num_frames, "height": video.height, "width": video.width,
-                   "fps": video.fps, "source": video.source},
+                   "fps": video.fps, "source": os.path.basename(video.source)},  # the name only: privacy
             graph=graph, weights=comp.weights, embeddings=comp.embeddings,
             extra=extra if guard is None else {**extra, MANIFEST_KEY: guard})
 
@@ -129,6 +127,8 @@ def build_package(loaded: LoadedModel, out: str | os.PathLike, options: ExportOp
     ref = _reference_frames(loaded, n) if n > 0 else None
     if ref is not None and ref.shape[1:] != (3, video.height, video.width):
         ref = None
+    if opts.onnx_path:
+        save_onnx(proto, opts.onnx_path)
     with open_package(out) as pkg:
         report["coders"] = pkg.coders()
         if n > 0:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..runtime.atomic import all_or_nothing, check_writable
 from ..runtime.backends.trt import unavailable as trt_unavailable
 from ..runtime.errors import UserError, run_cli
-from ..runtime.jsonout import add_json_argument, write_json
+from ..runtime.jsonout import add_json_argument, check_json_target, write_json
 from ..trainer.checkpoint import load_model
 from .build import ExportOptions, build_package, export_decoder
 from .onnx_graph import save_onnx
@@ -62,6 +63,15 @@ def _check(args) -> None:
 def _main(argv) -> int:
     args = _parser().parse_args(argv)
     _check(args)
+    for target in (args.output, args.onnx):
+        if target is not None:
+            check_writable(target, inputs=(args.model,))
+    check_json_target(args.json)
+    with all_or_nothing(args.output, args.onnx, args.json):
+        return _export(args)
+
+
+def _export(args) -> int:
     missing = trt_unavailable("trt") if args.trt else None
     if missing and not args.onnx:
         raise UserError(f"--trt: {missing}")
@@ -79,8 +89,10 @@ def _main(argv) -> int:
         trt = optimize_for(exported.graph, "trt", args.precision)
         if args.onnx:
             save_onnx(trt, args.onnx)
-        if missing:
-            raise UserError(f"--trt: {missing} (wrote the TensorRT-flavoured graph to {args.onnx})")
+        if missing:  # the graph stays: it is what was asked for where TensorRT is missing
+            print(f"nerv-export: error: --trt: {missing} (wrote the TensorRT-flavoured graph to {args.onnx})",
+                  file=sys.stderr)
+            return 2
     print("nerv-export: entropy coding, writing the package", file=sys.stderr)
     opts = ExportOptions(quant_bits=args.quant_bits, embed_bits=args.embed_bits, prune=args.prune,
                          eval_frames=args.eval_frames, onnx_path=None if args.trt else args.onnx)

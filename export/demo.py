@@ -67,6 +67,8 @@ def _main(argv) -> int:
     args = p.parse_args(argv)
     if args.frames < 2 or args.epochs < 1:
         raise UserError("--frames must be at least 2 and --epochs at least 1")
+    import torch  # noqa: F401  the demo trains: without the train extra, run_cli names it in one line
+
     out = Path(args.out)
     t0 = time.perf_counter()
     write_frames_png(synthetic_clip(args.frames, HEIGHT, WIDTH), out / "clip")

@@ -29,13 +29,13 @@ import numpy as np
 from nervkit.runtime import available_backends, open_package
 from nervkit.runtime import backends as runtime_backends
 from nervkit.runtime.errors import UserError, run_cli
-from nervkit.runtime.jsonout import add_json_argument, write_json
+from nervkit.runtime.jsonout import add_json_argument, check_json_target, write_json
 from nervkit.runtime.memory import add_max_memory_argument
 from nervkit.runtime.precision import PRECISIONS, guard_results, record_key
 from nervkit.runtime.timing import measure
 
 from . import machine
-from .benchreport import plot, table
+from .benchreport import check_plot_target, plot, table
 from .eager import eager_name
 from .frames import parse_frames
 from .macs import macs_per_frame
@@ -223,6 +223,8 @@ def _main(argv: Sequence[str] | None) -> int:
                              ("--batch", args.batch, 1)):
         if value is not None and value < low:
             raise UserError(f"{flag} {value}: must be at least {low}")
+    check_plot_target(args.plot)  # outputs are checked before the benchmark, not after it
+    check_json_target(args.json)
     torch_devices, gpu = [], None
     if args.baseline == EAGER:
         try:

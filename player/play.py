@@ -28,6 +28,9 @@ from .frames import parse_frames
 from .prefetch import Prefetcher
 from .sinks import open_sink
 
+MIN_FPS, MAX_FPS = 0.001, 1000.0
+"""Playback rates a file can carry (a ratio with denominator at most 1001) and the package format allows."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nerv-play", description=__doc__.split("\n\n")[0])
@@ -73,8 +76,10 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.batch < 1:
         raise UserError(f"--batch {args.batch}: must be at least 1")
-    if args.fps is not None and not args.fps > 0:
-        raise UserError(f"--fps {args.fps}: must be positive")
+    if args.fps is not None and not MIN_FPS <= args.fps <= MAX_FPS:
+        raise UserError(f"--fps {args.fps}: must be between {MIN_FPS} and {MAX_FPS:g}")
+    if args.output == "":
+        raise UserError("--output: an empty name was given")
     if args.loop and args.output:
         raise UserError("--loop plays forever and cannot be combined with --output")
     with ExitStack() as stack:
@@ -96,10 +101,7 @@ def _main(argv: Sequence[str] | None) -> int:
         stack.callback(_report, prefetcher, start, f"{dec.backend} {dec.precision}")
         stack.callback(prefetcher.close)
         if args.output:
-            try:
-                run_headless(prefetcher, sink.write)
-            except BrokenPipeError:  # the reader of stdout (ffplay) went away: a normal end
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            run_headless(prefetcher, sink.write)  # a reader that goes away: run_cli's broken-pipe exit
         elif args.no_window:
             run_headless(prefetcher)
         else:

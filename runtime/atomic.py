@@ -176,6 +176,30 @@ class AtomicOutput:
             self.abort()
 
 
+def _identity(path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+@contextmanager
+def all_or_nothing(*targets: str | os.PathLike | None) -> Iterator[None]:
+    """The outputs of one job: if the block fails or is interrupted, each target it (re)wrote is removed,
+    so a failed run leaves no complete-looking output behind (an output it never reached is untouched)."""
+    before = {t: _identity(t) for t in targets if t and str(t) != "-"}
+    try:
+        yield
+    except BaseException:
+        for target, ident in before.items():
+            now = _identity(target)
+            if now is not None and now != ident:
+                with suppress(OSError):
+                    os.unlink(target)
+        raise
+
+
 @contextmanager
 def atomic_open(target: str | os.PathLike) -> Iterator:
     """A binary file object whose content replaces ``target`` when the block ends cleanly."""

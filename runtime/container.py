@@ -29,7 +29,7 @@ import struct
 import zlib
 from pathlib import Path
 
-from .atomic import atomic_open
+from .atomic import AtomicOutput
 from .errors import PackageError
 
 MAGIC = b"\x89NVPKG\r\n"
@@ -176,11 +176,12 @@ class Container:
 
 
 def write_container(path: str | os.PathLike, manifest: dict, sections: dict[str, bytes],
-                    compress: frozenset[str] = frozenset()) -> int:
+                    compress: frozenset[str] = frozenset(), check=None) -> int:
     """Write a package atomically (:mod:`.atomic`); returns its size in bytes.
 
     ``manifest`` must not contain ``"sections"``; the table is filled in here. Sections named in
-    ``compress`` are stored zlib-compressed (level 9) when that makes them smaller.
+    ``compress`` are stored zlib-compressed (level 9) when that makes them smaller. ``check(path)`` runs on
+    the complete temporary file before it replaces ``path``; an exception there leaves nothing.
     """
     table, blobs, offset = {}, [], 0
     for key, raw in sections.items():
@@ -196,8 +197,11 @@ def write_container(path: str | os.PathLike, manifest: dict, sections: dict[str,
     text = json.dumps({**manifest, "sections": table}, indent=1, sort_keys=False).encode("utf-8")
     header = _HEADER.pack(MAGIC, MAJOR, MINOR, 0, len(text), hashlib.sha256(text).digest())
     head = header + text
-    with atomic_open(path) as f:
+    with AtomicOutput(path) as out, os.fdopen(os.dup(out.fd), "wb") as f:
         f.write(head)
         for blob in blobs:
             f.write(blob)
+        f.flush()
+        if check is not None:
+            check(out.path)  # e.g. open_package: a file the reader would refuse is never committed
     return len(head) + offset

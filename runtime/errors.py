@@ -13,6 +13,10 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
+EXTRAS = {"torch": "train", "pytorch_wavelets": "train", "pywt": "train", "av": "video", "pygame": "window",
+          "matplotlib": "plot", "tensorrt": "tensorrt", "pycuda": "tensorrt"}
+"""Optional dependency -> the extra that installs it (pyproject.toml)."""
+
 
 class UserError(Exception):
     """Bad arguments or unreadable/invalid input; a CLI prints ``str(err)`` as one line and exits 2."""
@@ -33,6 +37,7 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int | None], argv:
             interrupted: str = "interrupted") -> int:
     """Run ``body(argv)`` with the shared exit-status contract; the one ``main`` wrapper of every CLI.
 
+    A missing optional dependency (:data:`EXTRAS`) prints one line naming the extra and gives 2;
     ``UserError`` and ``OSError`` (a missing file or a full disk is not a bug of ours) and ``MemoryError``
     print one line and give 2; Ctrl-C prints ``interrupted`` and gives 130; a reader that closes our
     stdout early (``| head``) ends the program quietly with 141 (128 + SIGPIPE), as POSIX tools do;
@@ -53,13 +58,24 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int | None], argv:
     except MemoryError:
         print(f"{prog}: error: out of memory (lower --batch or the input size, or free memory)", file=sys.stderr)
         return 2
+    except ImportError as err:
+        extra = EXTRAS.get((err.name or "").split(".")[0])
+        if extra is None:
+            return _internal(prog)
+        print(f"{prog}: error: needs {err.name}, which this install lacks: pip install 'nervkit[{extra}]'",
+              file=sys.stderr)
+        return 2
     except SystemExit:
         raise
     except Exception:
-        traceback.print_exc()
-        print(f"{prog}: internal error (a bug; please report it with the traceback above)", file=sys.stderr)
-        return 1
+        return _internal(prog)
     return int(code or 0)
+
+
+def _internal(prog: str) -> int:
+    traceback.print_exc()
+    print(f"{prog}: internal error (a bug; please report it with the traceback above)", file=sys.stderr)
+    return 1
 
 
 def _silence_stdout() -> None:

@@ -146,6 +146,38 @@ def _fix_inputs(graph, inputs: dict[str, tuple[int, ...]], batch: int) -> None:
                 d.dim_value = w
 
 
+_FOLD_OPS = {"Cast", "Concat", "Gather", "Reshape", "Squeeze", "Unsqueeze", "Add", "Sub", "Mul", "Div"}
+_FOLD_MAX = 64  # elements: shape vectors and scales, not data
+
+
+def _fold_shape_constants(graph) -> None:
+    """Evaluate (with onnx's reference ops) nodes of :data:`_FOLD_OPS` whose inputs are all small inline
+    constants, and make their outputs initializers: shape inference propagates values only through
+    ``Shape``, so a ``Resize`` whose sizes are a ``Concat`` of constants would otherwise stay unknown."""
+    from onnx import numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    known = {t.name: t for t in graph.initializer
+             if t.data_location != 1 and not t.external_data and math.prod(t.dims) <= _FOLD_MAX}
+    keep = []
+    for node in graph.node:
+        ins = [i for i in node.input if i]
+        if node.op_type in _FOLD_OPS and ins and all(i in known for i in ins):
+            try:
+                feeds = {i: numpy_helper.to_array(known[i]) for i in ins}
+                outs = ReferenceEvaluator(node).run(None, feeds)
+            except Exception:  # an op the reference cannot evaluate on these values: leave it to inference
+                outs = None
+            if outs is not None and all(o.size <= _FOLD_MAX for o in outs):
+                for name, value in zip(node.output, outs, strict=True):
+                    known[name] = numpy_helper.from_array(value, name)
+                    graph.initializer.append(known[name])
+                continue
+        keep.append(node)
+    del graph.node[:]
+    graph.node.extend(keep)
+
+
 def check_graph(graph_bytes: bytes, *, inputs: dict[str, tuple[int, ...]], outputs: dict[str, tuple[int, ...]],
                 weights: dict[str, tuple[int, ...]], batch: int = 1, flavour: str = "ort") -> GraphFacts:
     """Apply the module's rules to one ONNX graph; return its :class:`GraphFacts` or raise ``PackageError``.
@@ -174,6 +206,7 @@ def check_graph(graph_bytes: bytes, *, inputs: dict[str, tuple[int, ...]], outpu
     if [o.name for o in graph.output] != list(outputs):
         raise _refuse("io", f"graph outputs {[o.name for o in graph.output]} are not {list(outputs)}")
     _fix_inputs(graph, inputs, batch)
+    _fold_shape_constants(graph)
     del graph.value_info[:]
     try:
         inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)

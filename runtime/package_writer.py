@@ -9,6 +9,7 @@ import numpy as np
 
 from .container import write_container
 from .entropy import encode_stream
+from .package import open_package
 from .quant import Quantized
 
 WEIGHT_CHUNK = 4096
@@ -64,4 +65,5 @@ def write_package(path: str | os.PathLike, *, family: str, config: dict, video: 
         "embeddings": embeds,
         **(extra or {}),
     }
-    return write_container(path, manifest, sections, compress=frozenset({"graph"}))
+    return write_container(path, manifest, sections, compress=frozenset({"graph"}),
+                           check=lambda tmp: open_package(tmp).close())

@@ -94,6 +94,15 @@ def transform(frame: np.ndarray, crop, resize, resize_fn: Resize = resize_bicubi
     return frame
 
 
+def _rgb8(im) -> np.ndarray:
+    """uint8 RGB ``[H, W, 3]`` of a PIL image; 16-bit greyscale (modes ``I;16*``, ``I``) is scaled to 8 bits
+    (``round(v / 257)``, so 65535 -> 255) where PIL's ``convert`` would clip it at 255."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        grey = np.clip(np.rint(np.asarray(im, dtype=np.float64) / 257.0), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    return np.asarray(im.convert("RGB"))
+
+
 def _iter_folder(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
     from PIL import Image, UnidentifiedImageError
 
@@ -107,11 +116,11 @@ def _iter_folder(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
                 with Image.open(f) as im:
                     if max(im.size) > MAX_SIDE:
                         raise UserError(f"{f}: {im.size[0]}x{im.size[1]} is larger than {MAX_SIDE} pixels a side")
-                    yield np.asarray(im.convert("RGB"))
+                    yield _rgb8(im)
             except (UnidentifiedImageError, OSError) as err:
                 raise UserError(f"{f}: not a readable image ({err})") from None
 
-    return frames(), 24.0, len(files)
+    return frames(), 24.0, len(files), (0, 0)
 
 
 def _iter_file(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
@@ -129,17 +138,35 @@ def _iter_file(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
         container.close()
         raise UserError(f"{path}: frames larger than {MAX_SIDE} pixels a side")
     fps = float(stream.average_rate) if stream.average_rate else 24.0
+    announced = int(stream.frames or 0)
+    if not announced and container.duration and stream.average_rate:  # e.g. y4m: from the file's length
+        announced = int(container.duration / 1e6 * float(stream.average_rate))
 
     def frames():
         try:
             for frame in container.decode(stream):
                 yield frame.to_ndarray(format="rgb24")
+        except MemoryError:
+            raise UserError(f"{path}: not enough memory to decode its frames; use --max-frames, --crop or "
+                            "--resize") from None
         except av.FFmpegError as err:
             raise UserError(f"{path}: video data is damaged ({err})") from None
         finally:
             container.close()
 
-    return frames(), fps, int(stream.frames or 0)
+    return frames(), fps, announced, (stream.codec_context.height or 0, stream.codec_context.width or 0)
+
+
+def _check_announced(path: Path, frames: int, max_frames: int | None, hw: tuple[int, int], max_bytes: int) -> None:
+    """Refuse before decoding a clip whose header announces frames (``frames`` of ``hw`` after crop and
+    resize, ``(0, 0)`` when unknown) that need more than ``max_bytes``, counted as the decoder counts them."""
+    if max_frames is not None:
+        frames = min(frames, max_frames)
+    h, w = hw
+    if 2 * frames * h * w * 3 > max_bytes:
+        raise UserError(f"{path}: its {frames} frames of {w}x{h} need about {2 * frames * h * w * 3 / 2**30:.1f} GiB, "
+                        f"more than {max_bytes / 2**30:.1f} GiB; use --max-frames, --crop or --resize, or raise "
+                        "--max-memory")
 
 
 def load_video(path: str | Path, crop=None, resize=None, max_frames: int | None = None,
@@ -152,7 +179,8 @@ def load_video(path: str | Path, crop=None, resize=None, max_frames: int | None 
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such file or folder")
-    frames_iter, fps, expected = _iter_folder(path) if path.is_dir() else _iter_file(path)
+    frames_iter, fps, expected, raw_hw = _iter_folder(path) if path.is_dir() else _iter_file(path)
+    _check_announced(path, expected, max_frames, resize or crop or raw_hw, max_bytes)
     out: list[np.ndarray] = []
     total = 0
     for raw in frames_iter:
@@ -160,7 +188,7 @@ def load_video(path: str | Path, crop=None, resize=None, max_frames: int | None 
         if out and frame.shape != out[0].shape:
             raise UserError(f"{path}: frame {len(out)} is {frame.shape[1]}x{frame.shape[0]}, "
                             f"frame 0 is {out[0].shape[1]}x{out[0].shape[0]}: all frames must have one size")
-        total += frame.nbytes
+        total += 2 * frame.nbytes  # the frame, and its copy in the stacked clip
         if total > max_bytes:
             raise UserError(f"{path}: decoded frames exceed {max_bytes / 2**30:.1f} GiB; "
                             "use --max-frames, --crop or --resize")

@@ -16,12 +16,15 @@ a temporary file in the same folder, then ``os.replace``.
 from __future__ import annotations
 
 import dataclasses
+import pickle
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..runtime.atomic import atomic_open
+from ..runtime.container import MAGIC as PACKAGE_MAGIC
 from ..runtime.errors import UserError
 from .base import NeRVModel
 from .registry import config_to_dict, model_from_config
@@ -83,10 +86,22 @@ def save_model(path: str | Path, loaded: LoadedModel) -> None:
 def read_checkpoint(path: str | Path) -> dict:
     """``torch.load(weights_only=True)`` with user-facing errors for missing or non-checkpoint files."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, not a model.pt")
     if not path.is_file():
         raise UserError(f"{path}: no such file")
+    with path.open("rb") as f:
+        head = f.read(8)
+    if head == PACKAGE_MAGIC:
+        raise UserError(f"{path}: is an .nvpkg package, not a model.pt (nerv-play plays it; nerv-export "
+                        "takes the model.pt it was made from)")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path}: not a PyTorch checkpoint (model.pt files are zip archives)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise UserError(f"{path}: holds Python objects other than tensors and plain data; nervkit never "
+                        "unpickles those") from None
     except Exception as err:  # torch raises many types for a bad file; all mean the same to a user
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: not a loadable PyTorch checkpoint ({first[:200]})") from None
@@ -109,12 +124,19 @@ def _from_nervkit(path, obj: dict) -> LoadedModel:
     if obj.get("version") != VERSION:
         raise UserError(f"{path}: model.pt version {obj.get('version')} is not supported (want {VERSION})")
     try:
-        model = model_from_config(obj["family"], obj["config"])
-        model.load_state_dict(obj["state_dict"])
+        state = obj["state_dict"]
+        held = sum(t.numel() for t in state.values() if isinstance(t, torch.Tensor))
+        model = model_from_config(obj["family"], obj["config"], max_values=held)
+        model.load_state_dict(state)
         video = VideoInfo(**obj["video"])
         embeddings = dict(obj["embeddings"])
     except UserError:
         raise
-    except (KeyError, TypeError, RuntimeError) as err:
+    except (KeyError, TypeError, RuntimeError, AttributeError) as err:
         raise UserError(f"{path}: damaged model.pt ({str(err).splitlines()[0][:200]})") from None
+    if set(embeddings) != set(model.embed_names) or any(
+            not isinstance(v, torch.Tensor) or v.ndim < 1 or v.shape[0] != video.num_frames
+            for v in embeddings.values()):
+        raise UserError(f"{path}: damaged model.pt (its embeddings are not {', '.join(model.embed_names)} with "
+                        f"{video.num_frames} frames each, as its video says)")
     return LoadedModel(model, video, embeddings, obj.get("train"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import signal
 import sys
 import time
 from pathlib import Path
@@ -12,6 +14,7 @@ import torch
 from ..runtime.atomic import check_writable
 from ..runtime.errors import UserError, run_cli
 from ..runtime.jsonout import add_json_argument, check_json_target, write_json
+from ..runtime.memory import add_max_memory_argument, check_memory
 from ..runtime.video import parse_hw
 from .checkpoint import VideoInfo, load_model
 from .registry import create_model, get_spec, model_names
@@ -44,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the interrupted run saved in --output")
     add_json_argument(p, "the training history and final metrics")
     tds_cli.add_arguments(p)
+    add_max_memory_argument(p)
     return p
 
 
@@ -58,9 +62,18 @@ def run(argv=None, on_epoch_end=None) -> dict:
     """Parse ``argv`` and train; ``on_epoch_end(epoch)`` is passed to :func:`.train.fit`."""
     args = build_parser().parse_args(argv)
     _check_device(args.device)
-    for flag in ("epochs", "eval_every"):
-        if getattr(args, flag) < 1:
+    for flag in ("epochs", "eval_every", "max_frames"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise UserError(f"--{flag.replace('_', '-')} must be at least 1")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise UserError(f"--lr {args.lr}: must be a positive number")
+    if args.size is not None and args.model not in tds_cli.MODELS:  # tds refuses --size itself
+        if not (math.isfinite(args.size) and args.size > 0):
+            raise UserError(f"--size {args.size}: must be a positive number of millions of parameters")
+        if get_spec(args.model).default_size is None:
+            raise UserError(f"--size: {args.model} is a fixed-size test model; drop --size or choose a real family")
+        # weights, gradients and the two Adam moments: 16 bytes a parameter
+        check_memory(int(16e6 * args.size), args.max_memory, f"training {args.size:g}M parameters")
     out = Path(args.output)
     check_writable(out, inputs=(args.input,))  # outputs are checked before any training
     check_json_target(args.json)
@@ -91,7 +104,7 @@ def run(argv=None, on_epoch_end=None) -> dict:
     if args.precision == "tf32" and not args.device.startswith("cuda"):
         raise UserError("--precision tf32 needs --device cuda (TF32 is a CUDA tensor-core format)")
     crop, resize = parse_hw(args.crop), parse_hw(args.resize)
-    clip = load_video(args.input, crop=crop, resize=resize, max_frames=args.max_frames)
+    clip = load_video(args.input, crop=crop, resize=resize, max_frames=args.max_frames, max_bytes=args.max_memory)
     if args.model in tds_cli.MODELS:  # temporal down-sampling: base-codec streams plus an enhancer
         return tds_cli.run(args, clip)
     n, h, w, _ = clip.frames.shape
@@ -141,9 +154,17 @@ def _main(argv) -> int:
     return 0
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # a kill (SIGTERM) saves the last completed epoch, as Ctrl-C does
+
+
 def main(argv=None) -> int:
-    return run_cli("nerv-train", _main, argv,
-                   interrupted="interrupted; the last completed epoch is saved, continue with --resume")
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return run_cli("nerv-train", _main, argv,
+                       interrupted="interrupted; the last completed epoch is saved, continue with --resume")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -91,13 +91,26 @@ def config_to_dict(config: Any) -> dict:
     return dataclasses.asdict(config)
 
 
-def model_from_config(name: str, config: dict):
-    """Rebuild a model from the plain dict saved in ``model.pt``."""
+def model_from_config(name: str, config: dict, max_values: int | None = None):
+    """Rebuild a model from the plain dict saved in ``model.pt`` (or a package's manifest).
+
+    ``max_values``: the most parameters and buffers the config may describe (an untrusted file's config
+    is first built on the meta device, which allocates nothing, and refused above it).
+    """
     spec = get_spec(name)
     fields = {f.name for f in dataclasses.fields(spec.model_cls.config_cls)}
     unknown = set(config) - fields
     if unknown:
         raise UserError(f"model config for {name!r} has unknown fields: {', '.join(sorted(unknown))}")
+    if max_values is not None:
+        import torch
+
+        with torch.device("meta"):
+            probe = spec.model_cls(spec.model_cls.config_cls(**config))
+        count = sum(t.numel() for t in probe.state_dict().values())
+        if count > max_values:
+            raise UserError(f"model config for {name!r} describes {count:,} values, more than the "
+                            f"{max_values:,} its file holds")
     model = spec.model_cls(spec.model_cls.config_cls(**config))
     model.name = name
     return model

@@ -51,7 +51,7 @@ class TrainConfig:
     """Fraction of training in the schedule's linear warm-up."""
     precision: str = "fp32"
     """``fp32`` (default on every device), ``bf16`` (autocast) or ``tf32`` (CUDA matmuls and convolutions)."""
-    save_every_s: float = 60.0
+    save_every_s: float = 10.0
     """Write the resumable checkpoint at most this often (and at every evaluation and the end)."""
 
 

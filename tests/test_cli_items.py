@@ -1,0 +1,291 @@
+"""Issue 10's list of CLI contract breaks, one test each: exit 2 with one line, no traceback, no output left
+behind, inputs never overwritten, values refused rather than silently changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from tiny import tiny_loaded, tiny_model_pt
+
+from nervkit.export.build import ExportOptions, build_package
+from nervkit.export.cli import main as export_main
+from nervkit.player.bench import main as bench_main
+from nervkit.player.play import main as play_main
+from nervkit.runtime import open_package
+from nervkit.trainer import cli as train_cli
+from nervkit.trainer.synthetic import synthetic_clip, write_frames_png
+from nervkit.trainer.video import load_video
+
+ROOT_USER = os.geteuid() == 0
+
+
+def _one_error(capsys, *needles) -> str:
+    """The one error line (progress lines may precede it), with every needle."""
+    err = capsys.readouterr().err
+    errors = [line for line in err.strip().splitlines() if ": error: " in line]
+    assert "Traceback" not in err and len(errors) == 1 and err.strip().endswith(errors[0]), err
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def clip_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clip")
+    write_frames_png(synthetic_clip(4, 32, 64), folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model_pt(tmp_path_factory):
+    return tiny_model_pt(tmp_path_factory.mktemp("m") / "model.pt")
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory):
+    out = tmp_path_factory.mktemp("p") / "clip.nvpkg"
+    build_package(tiny_loaded(), out, ExportOptions(eval_frames=0))
+    return out
+
+
+def _train(clip_dir, out, *extra):
+    return train_cli.main([str(clip_dir), "-o", str(out), "--model", "test-hnerv", "--epochs", "1", *extra])
+
+
+# --- nerv-train: every output is checked before training; values are refused, not bent
+
+@pytest.mark.parametrize("case", ["existing folder", "json in a missing folder", "input as output"])
+def test_train_outputs_checked_before_training(clip_dir, tmp_path, capsys, case):
+    out, extra = tmp_path / "m.pt", []
+    if case == "existing folder":
+        out = tmp_path
+    elif case == "json in a missing folder":
+        extra = ["--json", str(tmp_path / "nodir" / "x.json")]
+    else:
+        out = tmp_path / "v.mp4"
+        out.write_bytes(b"a video")
+        clip = out
+    t0 = time.perf_counter()
+    code = train_cli.main([str(clip if case == "input as output" else clip_dir), "-o", str(out),
+                           "--model", "test-hnerv", "--epochs", "1000", *extra])
+    assert code == 2 and time.perf_counter() - t0 < 5  # refused before 1000 epochs
+    _one_error(capsys)
+    assert not (tmp_path / "m.pt").exists()
+    if case == "input as output":
+        assert out.read_bytes() == b"a video"
+
+
+@pytest.mark.skipif(ROOT_USER, reason="root writes into read-only folders")
+def test_train_into_read_only_folder(clip_dir, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o555)
+    assert _train(clip_dir, ro / "m.pt") == 2
+    _one_error(capsys, "cannot write")
+
+
+@pytest.mark.parametrize("flags, needle", [
+    (["--lr", "nan"], "--lr"),
+    (["--model", "hnerv", "--size", "nan"], "--size"),
+    (["--model", "hnerv", "--size", "inf"], "--size"),
+    (["--model", "hnerv", "--size", "1e9"], "--max-memory"),
+    (["--max-frames", "0"], "--max-frames"),
+    (["--size", "0.5"], "fixed-size test model"),
+])
+def test_train_bad_values(clip_dir, tmp_path, capsys, flags, needle):
+    argv = [str(clip_dir), "-o", str(tmp_path / "m.pt"), "--model", "test-hnerv", "--epochs", "1", *flags]
+    assert train_cli.main(argv) == 2
+    _one_error(capsys, needle)
+
+
+def _run_tool(module: str, *args, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", module, *map(str, args)], stderr=subprocess.PIPE, text=True,
+                            **kwargs)
+
+
+def test_train_json_to_a_closed_pipe(clip_dir, tmp_path):
+    """``nerv-train --json - | false``: the reader went away; a quiet 141 as POSIX tools end, no traceback."""
+    proc = _run_tool("nervkit.trainer.cli", clip_dir, "-o", tmp_path / "m.pt", "--model", "test-hnerv",
+                     "--epochs", "1", "--json", "-", stdout=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err, err
+
+
+def test_train_kill_saves_promptly(clip_dir, tmp_path):
+    """SIGTERM ends training like Ctrl-C: the epoch reached is saved at once (not at the next periodic save)."""
+    out = tmp_path / "m.pt"
+    proc = _run_tool("nervkit.trainer.cli", clip_dir, "-o", out, "--model", "test-hnerv", "--epochs", "100000",
+                     "--eval-every", "100000")
+    deadline = time.monotonic() + 120
+    while not out.exists() and time.monotonic() < deadline:  # the first periodic save: training runs
+        time.sleep(0.2)
+    before, inode = torch.load(out, weights_only=True)["train"]["epoch"], out.stat().st_ino
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, (proc.returncode, err)
+    assert "--resume" in err.strip().splitlines()[-1]
+    assert out.stat().st_ino != inode  # written again at the kill (atomically: a new file)
+    assert torch.load(out, weights_only=True)["train"]["epoch"] >= before
+
+
+def test_train_reads_16_bit_png(tmp_path):
+    grey = (np.arange(32 * 64, dtype=np.int64).reshape(32, 64) * 31) % 65536
+    Image.fromarray(grey.astype(np.uint16)).save(tmp_path / "000.png")
+    frames = load_video(tmp_path).frames
+    np.testing.assert_array_equal(frames[0, ..., 0], np.rint(grey / 257.0).astype(np.uint8))
+    assert frames[0].max() > 200  # not saturated at 255 / clipped
+
+
+def test_sparse_y4m_refused_before_decoding(tmp_path):
+    """A y4m header announcing 200 frames of 4096x4096 in a sparse file: refused up front, in a process
+    capped at 4 GB of address space (it used to reach 10.7 GB, or say "damaged" under the cap)."""
+    path = tmp_path / "sparse.y4m"
+    with path.open("wb") as f:
+        f.write(b"YUV4MPEG2 W4096 H4096 F25:1 Ip A1:1 C420jpeg\nFRAME\n")
+        f.truncate(200 * (4096 * 4096 * 3 // 2 + 6) + 60)
+    code = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n"
+            "from nervkit.trainer.cli import main\n"
+            f"sys.exit(main([{str(path)!r}, '-o', {str(tmp_path / 'm.pt')!r}, '--model', 'test-hnerv']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "need about" in lines[0], proc.stderr[-1500:]
+
+
+# --- nerv-export: inputs validated, outputs all or nothing, nothing private
+
+def _damaged_model_pt(tmp_path, edit):
+    obj = torch.load(tiny_model_pt(tmp_path / "good.pt"), weights_only=True)
+    edit(obj)
+    torch.save(obj, tmp_path / "bad.pt")
+    return tmp_path / "bad.pt"
+
+
+@pytest.mark.parametrize("what, edit, needle", [
+    ("no embeddings", lambda o: o.update(embeddings={}), "embeddings"),
+    ("1e9 frames", lambda o: o["video"].update(num_frames=10**9), "embeddings"),
+    ("huge config", lambda o: o["config"]["widths"].__setitem__(0, 2000), "describes"),
+])
+def test_export_damaged_model_pt(tmp_path, capsys, what, edit, needle):
+    bad = _damaged_model_pt(tmp_path, edit)
+    out = tmp_path / "x.nvpkg"
+    assert export_main([str(bad), "-o", str(out)]) == 2
+    _one_error(capsys, needle)
+    assert not out.exists()
+
+
+def test_export_leaves_nothing_when_the_package_cannot_be_written(model_pt, tmp_path, capsys):
+    onnx_path = tmp_path / "g.onnx"
+    assert export_main([str(model_pt), "-o", str(tmp_path / "nodir" / "x.nvpkg"), "--onnx", str(onnx_path)]) == 2
+    _one_error(capsys, "nodir")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_never_overwrites_its_input(model_pt, tmp_path, capsys):
+    copy = tmp_path / "a.pt"
+    copy.write_bytes(model_pt.read_bytes())
+    assert export_main([str(copy), "-o", str(copy)]) == 2
+    _one_error(capsys, "is also the input")
+    assert copy.read_bytes() == model_pt.read_bytes()
+
+
+def test_export_interrupted_leaves_no_package(model_pt, tmp_path):
+    out = tmp_path / "x.nvpkg"
+    proc = _run_tool("nervkit.export.cli", model_pt, "-o", out, "--eval-frames", "4", "--json", tmp_path / "r.json")
+    for line in proc.stderr:  # interrupt once the package is being written (or is written, during the PSNR)
+        if "writing the package" in line:
+            break
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    proc.stderr.read()
+    assert proc.wait(timeout=60) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_package_stores_the_source_name_only(tmp_path):
+    loaded = tiny_loaded()
+    loaded.video.source = "/home/someone/private/holiday.mp4"
+    build_package(loaded, tmp_path / "p.nvpkg", ExportOptions(eval_frames=0))
+    with open_package(tmp_path / "p.nvpkg") as pkg:
+        assert pkg.manifest["video"]["source"] == "holiday.mp4"
+
+
+@pytest.mark.parametrize("kind, needle", [
+    ("folder", "is a folder"),
+    ("text", "not a PyTorch checkpoint"),
+    ("package", "is an .nvpkg package"),
+])
+def test_export_clear_messages_for_wrong_files(package, tmp_path, capsys, kind, needle):
+    path = tmp_path / "model.pt"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "text":
+        path.write_text("hello\n")
+    else:
+        path.write_bytes(package.read_bytes())
+    assert export_main([str(path), "-o", str(tmp_path / "x.nvpkg")]) == 2
+    _one_error(capsys, needle)
+
+
+# --- nerv-play and nerv-bench
+
+@pytest.mark.parametrize("fps", ["inf", "1e-9", "nan", "0"])
+def test_play_bad_fps_leaves_nothing(package, tmp_path, capsys, fps):
+    out = tmp_path / "x.mp4"
+    assert play_main([str(package), "--fps", fps, "--output", str(out)]) == 2
+    _one_error(capsys, "--fps")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("output, needle", [("", "empty"), ("/dev/null", "device or pipe")])
+def test_play_bad_output_names(package, capsys, output, needle):
+    assert play_main([str(package), "--output", output]) == 2
+    _one_error(capsys, needle)
+
+
+def test_play_to_a_closed_pipe(package):
+    proc = _run_tool("nervkit.player.play", package, "--output", "-", stdout=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141 and "Traceback" not in err, err
+
+
+def test_bench_checks_plot_before_timing(package, tmp_path, capsys):
+    assert bench_main([str(package), "--baseline", "none", "--plot", str(tmp_path / "b.xyz")]) == 2
+    line = _one_error(capsys, "--plot")
+    assert "measuring" not in line
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- the core install (no torch): the tools that need an extra name it
+
+@pytest.mark.parametrize("call", [
+    "from nervkit.runtime.launch import train; sys.argv = ['nerv-train', '--help']; sys.exit(train())",
+    "from nervkit.runtime.launch import export; sys.argv = ['nerv-export', '--help']; sys.exit(export())",
+    "from nervkit.export.doctor import main; sys.exit(main([]))",
+    "from nervkit.export.demo import main; sys.exit(main(['--out', OUT]))",
+])
+def test_core_install_names_the_extra(tmp_path, call):
+    code = f"import sys\nsys.modules['torch'] = None\nOUT = {str(tmp_path / 'demo')!r}\n{call}"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and "nervkit[train]" in lines[-1] and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "demo").exists()
+
+
+def test_json_written_by_every_tool_is_whole(package, tmp_path):
+    """``--json`` of nerv-info through the one atomic writer: readable JSON, no temporary beside it."""
+    from nervkit.runtime.info import main as info_main
+
+    assert info_main([str(package), "--json", str(tmp_path / "i.json")]) == 0
+    assert json.loads((tmp_path / "i.json").read_text())["frames"] == 4
+    assert [p.name for p in tmp_path.iterdir()] == ["i.json"]
