@@ -123,6 +123,14 @@ def _iter_folder(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
     return frames(), 24.0, len(files), (0, 0)
 
 
+def _upright(frame: np.ndarray, rotation: int) -> np.ndarray:
+    """Apply the stream's display matrix as players do (FFmpeg's autorotate): ``rotation`` is PyAV's
+    ``VideoFrame.rotation``, the counter-clockwise angle in degrees the picture is shown turned by
+    (phone videos carry +-90). Quarter turns only; a ``[H, W, 3]`` frame becomes ``[W, H, 3]`` at +-90."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(frame, turns)) if turns else frame
+
+
 def _iter_file(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
     import av
 
@@ -145,7 +153,7 @@ def _iter_file(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
     def frames():
         try:
             for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24")
+                yield _upright(frame.to_ndarray(format="rgb24"), frame.rotation)
         except MemoryError:
             raise UserError(f"{path}: not enough memory to decode its frames; use --max-frames, --crop or "
                             "--resize") from None

@@ -48,6 +48,31 @@ def test_y4m_input(tmp_path):
     assert np.abs(clip.frames.astype(int) - 128).max() <= 2
 
 
+@pytest.mark.parametrize("degrees, corner", [(90, (-1, 0)), (-90, (0, -1)), (180, (-1, -1))])
+def test_rotation_metadata_is_applied_as_players_do(tmp_path, degrees, corner):
+    """A display matrix turning the picture counter-clockwise by ``degrees`` (a phone video's metadata):
+    the frames come out upright, so a white block coded top-left is shown at ``corner`` (row, column;
+    -1 = bottom/right), and a quarter turn swaps height and width."""
+    import av
+
+    coded = np.zeros((32, 64, 3), np.uint8)
+    coded[:8, :8] = 255
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264rgb", rate=24, options={"crf": "0"})
+        stream.width, stream.height, stream.pix_fmt = 64, 32, "rgb24"
+        stream.set_display_rotation(degrees)
+        for _ in range(2):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(coded, format="rgb24")))
+        out.mux(stream.encode())
+    frames = load_video(path).frames
+    assert frames.shape == ((2, 64, 32, 3) if degrees % 180 else (2, 32, 64, 3))
+    h, w = frames.shape[1:3]
+    rows = slice(0, 8) if corner[0] == 0 else slice(h - 8, h)
+    cols = slice(0, 8) if corner[1] == 0 else slice(w - 8, w)
+    assert frames[:, rows, cols].min() == 255 and frames.astype(int).sum() == 2 * 8 * 8 * 3 * 255
+
+
 def test_parse_hw():
     assert parse_hw("640x1280") == (640, 1280) and parse_hw("640_1280") == (640, 1280)
     for bad in ("640", "ax2", "0x5", "-3x4", "100000x2"):
