@@ -3,7 +3,8 @@
 import pytest
 
 from nervkit.runtime.errors import UserError
-from nervkit.trainer.tds.gop import Step, check_match, frame_plan, make_layout
+from nervkit.runtime.gop import Step, frame_plan
+from nervkit.trainer.tds.gop import check_match, make_layout
 
 
 def paper_algorithm_1(n):

@@ -25,9 +25,10 @@ import torch
 
 from ...runtime.atomic import atomic_open
 from ...runtime.errors import UserError
+from ...runtime.gop import GopLayout
 from ..checkpoint import read_checkpoint
 from .enhancer import Enhancer, EnhancerConfig
-from .gop import GopLayout, make_layout
+from .gop import make_layout
 from .pipeline import Streams
 
 FORMAT, VERSION = "nervkit-tds", 1

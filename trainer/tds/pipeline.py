@@ -18,10 +18,10 @@ import numpy as np
 import torch
 
 from ...runtime import basecodec
+from ...runtime.gop import GopLayout, frame_plan
 from ..metrics import psnr
 from . import codec
 from .enhancer import Enhancer, charbonnier
-from .gop import GopLayout, frame_plan
 from .mtsa import MTSA, ConvFusion
 
 
