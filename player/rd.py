@@ -260,8 +260,10 @@ def _main(argv: Sequence[str] | None) -> int:
                 run = AnchorRun(spec, frames, clip.fps, folder, bar)
                 run.sweep((min(bpps), max(bpps)), (min(psnrs), max(psnrs)))
                 if same_size:
-                    same += [{"package": p["path"], "codec": spec.label, "point": run.same_size(p["bytes"])}
-                             for p in packages]
+                    for p in packages:
+                        q = run.same_size(p["bytes"])
+                        same.append({"package": p["path"], "codec": spec.label, "point": q,
+                                     "matched": abs(q["bytes"] / p["bytes"] - 1) <= SAME_SIZE_TOLERANCE})
                 runs.append(run)
         ceiling = anchors.conversion_ceiling(frames) if specs else None
         report = {

@@ -134,6 +134,7 @@ def test_rd_counts_every_byte_and_writes_its_outputs(rd_case, tmp_path, capsys):
     assert report["series"][0]["name"] == "test-hnerv" and pkg["path"] == str(d / "a.nvpkg")
     assert len(report["series"][1]["points"]) >= 4
     assert report["same_size"][0]["point"]["path"] in {q["path"] for q in report["series"][1]["points"]}
+    assert isinstance(report["same_size"][0]["matched"], bool)
     assert {"bd_rate_percent", "bd_psnr_db"} <= set(report["bd"][0])
     assert (tmp_path / "rd.png").stat().st_size > 0 and (tmp_path / "sbs.png").stat().st_size > 0
     assert "At the same size" in capsys.readouterr().out
