@@ -9,6 +9,7 @@ frames=${1:-../shared/data/bunny/frames-160x320}
 work=${2:-rd-bunny}
 epochs=${3:-12}
 here=$(cd "$(dirname "$0")" && pwd)
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # one thread per training: the shared CPU oversubscribes otherwise
 mkdir -p "$work"
 for size in 0.05 0.1 0.2; do
   for model in hnerv snerv; do
