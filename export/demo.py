@@ -4,7 +4,7 @@ It generates a clip in code (:func:`nervkit.trainer.synthetic.synthetic_clip`: a
 landscape with smooth sky, hills, sharp-edged houses, a road and objects moving on their own), writes it as
 PNG frames, then runs the same commands a user would type, printing each one:
 
-    nerv-train clip/ -o model.pt --model hnerv --size 0.1 --epochs 40 --lr 0.005 --batch-size 1
+    nerv-train clip/ -o model.pt --model hnerv --size 0.1 --epochs 40 --lr 0.002 --batch-size 1
     nerv-export model.pt -o clip.nvpkg --json export.json
     nerv-play clip.nvpkg --output decoded.mp4
     nerv-rd clip/ clip.nvpkg --codecs libx264 --same-size --side-by-side compare.png --plot rd.png
@@ -83,7 +83,7 @@ def _main(argv) -> int:
           file=sys.stderr)
     t_train = time.perf_counter()
     _run("nerv-train", str(out / "clip"), "-o", str(out / "model.pt"), "--model", args.model,
-         "--size", str(args.size), "--epochs", str(args.epochs), "--lr", "0.005", "--batch-size", "1",
+         "--size", str(args.size), "--epochs", str(args.epochs), "--lr", "0.002", "--batch-size", "1",
          "--eval-every", str(args.epochs))
     trained = time.perf_counter() - t_train
     package = out / "clip.nvpkg"
