@@ -32,13 +32,13 @@ from pathlib import Path
 
 import torch
 
+from nervkit.export.files import load_video
 from nervkit.export.tds_onnx import export_enhancer_onnx
 from nervkit.player.machine import describe
 from nervkit.runtime import basecodec
 from nervkit.trainer.tds import codec, pipeline
 from nervkit.trainer.tds.enhancer import Enhancer, config_for
 from nervkit.trainer.tds.gop import make_layout
-from nervkit.trainer.video import load_video
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/bunny/frames-160x320"
 GOP, SCALE, BASE = 5, 2, "x265"

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import torch
 
+from nervkit.export import train_cli
 from nervkit.export.build import ExportOptions, build_package
 from nervkit.player.machine import describe
 from nervkit.player.macs import macs_per_frame
 from nervkit.runtime import open_package
-from nervkit.trainer import cli as train_cli
 from nervkit.trainer.checkpoint import load_model
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/bunny/frames-160x320"

@@ -85,7 +85,7 @@ def _reference_frames(loaded: LoadedModel, n: int) -> np.ndarray | None:
     video = loaded.video
     if not video.source or not os.path.exists(video.source):
         return None
-    from ..trainer.video import load_video
+    from .files import load_video
 
     clip = load_video(video.source, crop=video.crop, resize=video.resize, max_frames=n)
     return clip.frames.transpose(0, 3, 1, 2).astype(np.float32) / 255.0

@@ -12,12 +12,13 @@ import sys
 
 from ..runtime.atomic import all_or_nothing, check_writable
 from ..runtime.backends.trt import unavailable as trt_unavailable
-from ..runtime.errors import UserError, run_cli
+from ..runtime.errors import UserError
 from ..runtime.jsonout import add_json_argument, check_json_target, write_json
-from ..trainer.checkpoint import load_model
 from .build import ExportOptions, build_package, export_decoder
+from .files import read_model
 from .onnx_graph import save_onnx
 from .passes.pipeline import optimize_for
+from .tool import run_tool
 from .trt.engine import cached_engine
 
 
@@ -76,7 +77,7 @@ def _export(args) -> int:
     if missing and not args.onnx:
         raise UserError(f"--trt: {missing}")
     print(f"nerv-export: loading {args.model}", file=sys.stderr)
-    loaded = load_model(args.model, video=args.video)
+    loaded = read_model(args.model, video_path=args.video)
     if args.source:
         video = loaded.video
         video.source = args.source
@@ -114,7 +115,7 @@ def _export(args) -> int:
 
 
 def main(argv=None) -> int:
-    return run_cli("nerv-export", _main, argv)
+    return run_tool("nerv-export", _main, argv)
 
 
 if __name__ == "__main__":

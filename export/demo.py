@@ -26,10 +26,11 @@ import sys
 import time
 from pathlib import Path
 
-from ..runtime.errors import UserError, run_cli
+from ..runtime.errors import UserError
 from ..trainer.synthetic import synthetic_clip, write_frames_png
+from .tool import run_tool
 
-_MODULES = {"nerv-train": "nervkit.trainer.cli", "nerv-export": "nervkit.export.cli",
+_MODULES = {"nerv-train": "nervkit.export.train_cli", "nerv-export": "nervkit.export.cli",
             "nerv-play": "nervkit.player.play", "nerv-rd": "nervkit.player.rd"}
 HEIGHT, WIDTH = 64, 128
 
@@ -101,7 +102,7 @@ def _main(argv) -> int:
 
 
 def main(argv=None) -> int:
-    return run_cli("nerv-demo", _main, argv)
+    return run_tool("nerv-demo", _main, argv)
 
 
 if __name__ == "__main__":

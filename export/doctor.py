@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from ..runtime import backends
-from ..runtime.errors import UserError, one_line, run_cli
+from ..runtime.errors import UserError, one_line
 from ..runtime.jsonout import add_json_argument, write_json
+from .tool import run_tool
 
 TOLERANCE = 1e-4
 SELF_TEST_MODEL = "test-snerv"
@@ -138,7 +139,7 @@ def _main(argv) -> int:
 
 
 def main(argv=None) -> int:
-    return run_cli("nerv-doctor", _main, argv)
+    return run_tool("nerv-doctor", _main, argv)
 
 
 if __name__ == "__main__":

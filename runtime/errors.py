@@ -34,7 +34,7 @@ def one_line(err: BaseException, limit: int = 300) -> str:
 
 
 def run_cli(prog: str, body: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None,
-            interrupted: str = "interrupted") -> int:
+            interrupted: str = "interrupted", user_errors: tuple[type[Exception], ...] = ()) -> int:
     """Run ``body(argv)`` with the shared exit-status contract; the one ``main`` wrapper of every CLI.
 
     A missing optional dependency (:data:`EXTRAS`) prints one line naming the extra and gives 2;
@@ -42,7 +42,8 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int | None], argv:
     print one line and give 2; Ctrl-C prints ``interrupted`` and gives 130; a reader that closes our
     stdout early (``| head``) ends the program quietly with 141 (128 + SIGPIPE), as POSIX tools do;
     anything else is a bug: the traceback and 1. ``SystemExit`` from argparse passes through (it
-    already exits 2 on bad arguments).
+    already exits 2 on bad arguments). ``user_errors``: further exception types reported as user errors
+    (the torch-side tools pass the trainer's ``TrainerError``, a layer the runtime does not import).
     """
     try:
         code = body(argv)
@@ -52,7 +53,7 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int | None], argv:
     except BrokenPipeError:
         _silence_stdout()
         return 141
-    except (UserError, OSError) as err:
+    except (UserError, OSError, *user_errors) as err:
         print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
         return 2
     except MemoryError:

@@ -1,17 +1,14 @@
-"""Per-frame PSNR and MS-SSIM, written once for numpy (``nerv-rd``) and torch (``nerv-train``).
+"""Per-frame PSNR and MS-SSIM of uint8 frames in numpy, torch-free (``nerv-rd``, ``nerv-export``'s guard).
 
-Definitions (the numbers ``nerv-train`` prints and ``nerv-rd`` reports): frames scaled to [0, 1], PSNR is
-``-10 log10(MSE)`` per frame over all three channels (HNeRV's ``psnr_fn_single``), and MS-SSIM is Wang,
-Simoncelli and Bovik (2003) as ``pytorch_msssim`` computes it: 11-tap Gaussian window (sigma 1.5)
-applied as a valid separable convolution, K1 = 0.01, K2 = 0.03, up to five scales weighted
-0.0448 ... 0.1333 with 2x2 average pooling between scales (odd sides zero-padded on both sides and the
-padding counted, as ``avg_pool2d(padding=1)`` does). Frames too small for five scales (short side <= 160
-pixels) use as many scales as fit, with the weights of those scales renormalised to sum to one, instead
-of failing as pytorch_msssim does.
-
-:func:`ms_ssim_with` is the algorithm on any array type with ``reshape``, ``mean`` and ``clip``, given
-the filter and the pooling; this module supplies them in numpy for uint8 frames (:func:`ms_ssim`),
-``nervkit.trainer.metrics`` as PyTorch convolutions (on the training device).
+Definitions (the numbers ``nerv-rd`` reports, and ``nerv-train`` prints from its torch version in
+``nervkit.trainer.metrics``): frames scaled to [0, 1], PSNR is ``-10 log10(MSE)`` per frame over all
+three channels (HNeRV's ``psnr_fn_single``), and MS-SSIM is Wang, Simoncelli and Bovik (2003) as
+``pytorch_msssim`` computes it: 11-tap Gaussian window (sigma 1.5) applied as a valid separable
+convolution, K1 = 0.01, K2 = 0.03, up to five scales weighted 0.0448 ... 0.1333 with 2x2 average pooling
+between scales (odd sides zero-padded on both sides and the padding counted, as
+``avg_pool2d(padding=1)`` does). Frames too small for five scales (short side <= 160 pixels) use as many
+scales as fit, with the weights of those scales renormalised to sum to one, instead of failing as
+pytorch_msssim does. The tests check this and the trainer's torch version against pytorch_msssim.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ import errno
 
 import pytest
 
+from nervkit.export import train_cli
 from nervkit.runtime.errors import UserError, run_cli
-from nervkit.trainer import cli as train_cli
 
 
 def _raises(exc):

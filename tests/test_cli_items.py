@@ -16,14 +16,14 @@ import torch
 from PIL import Image
 from tiny import tiny_loaded, tiny_model_pt
 
+from nervkit.export import train_cli
 from nervkit.export.build import ExportOptions, build_package
 from nervkit.export.cli import main as export_main
+from nervkit.export.files import load_video
 from nervkit.player.bench import main as bench_main
 from nervkit.player.play import main as play_main
 from nervkit.runtime import open_package
-from nervkit.trainer import cli as train_cli
 from nervkit.trainer.synthetic import synthetic_clip, write_frames_png
-from nervkit.trainer.video import load_video
 
 ROOT_USER = os.geteuid() == 0
 
@@ -113,7 +113,7 @@ def _run_tool(module: str, *args, **kwargs) -> subprocess.Popen:
 
 def test_train_json_to_a_closed_pipe(clip_dir, tmp_path):
     """``nerv-train --json - | false``: the reader went away; a quiet 141 as POSIX tools end, no traceback."""
-    proc = _run_tool("nervkit.trainer.cli", clip_dir, "-o", tmp_path / "m.pt", "--model", "test-hnerv",
+    proc = _run_tool("nervkit.export.train_cli", clip_dir, "-o", tmp_path / "m.pt", "--model", "test-hnerv",
                      "--epochs", "1", "--json", "-", stdout=subprocess.PIPE)
     proc.stdout.close()
     err = proc.stderr.read()
@@ -123,7 +123,7 @@ def test_train_json_to_a_closed_pipe(clip_dir, tmp_path):
 def test_train_kill_saves_promptly(clip_dir, tmp_path):
     """SIGTERM ends training like Ctrl-C: the epoch reached is saved at once (not at the next periodic save)."""
     out = tmp_path / "m.pt"
-    proc = _run_tool("nervkit.trainer.cli", clip_dir, "-o", out, "--model", "test-hnerv", "--epochs", "100000",
+    proc = _run_tool("nervkit.export.train_cli", clip_dir, "-o", out, "--model", "test-hnerv", "--epochs", "100000",
                      "--eval-every", "100000")
     deadline = time.monotonic() + 120
     while not out.exists() and time.monotonic() < deadline:  # the first periodic save: training runs
@@ -154,7 +154,7 @@ def test_sparse_y4m_refused_before_decoding(tmp_path):
         f.write(b"YUV4MPEG2 W4096 H4096 F25:1 Ip A1:1 C420jpeg\nFRAME\n")
         f.truncate(200 * (4096 * 4096 * 3 // 2 + 6) + 60)
     code = ("import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))\n"
-            "from nervkit.trainer.cli import main\n"
+            "from nervkit.export.train_cli import main\n"
             f"sys.exit(main([{str(path)!r}, '-o', {str(tmp_path / 'm.pt')!r}, '--model', 'test-hnerv']))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     lines = proc.stderr.strip().splitlines()
@@ -268,8 +268,8 @@ def test_bench_checks_plot_before_timing(package, tmp_path, capsys):
 # --- the core install (no torch): the tools that need an extra name it
 
 @pytest.mark.parametrize("call", [
-    "from nervkit.runtime.launch import train; sys.argv = ['nerv-train', '--help']; sys.exit(train())",
-    "from nervkit.runtime.launch import export; sys.argv = ['nerv-export', '--help']; sys.exit(export())",
+    "from nervkit.export.tool import train; sys.argv = ['nerv-train', '--help']; sys.exit(train())",
+    "from nervkit.export.tool import export; sys.argv = ['nerv-export', '--help']; sys.exit(export())",
     "from nervkit.export.doctor import main; sys.exit(main([]))",
     "from nervkit.export.demo import main; sys.exit(main(['--out', OUT]))",
 ])

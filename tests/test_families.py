@@ -16,7 +16,7 @@ import pytest
 import torch
 from family_refs import BUDGETS_M, PAPER_FRAMES, PAPER_HW, clip, fitted, meta_encode, train_psnr
 
-from nervkit.runtime.errors import UserError
+from nervkit.trainer.errors import TrainerError
 from nervkit.trainer.registry import create_model, get_spec, model_names
 from nervkit.trainer.sizing import channel_widths, model_budget
 
@@ -87,7 +87,7 @@ def test_budget_within_tolerance_at_640x1280(name, size):
 
 @pytest.mark.parametrize("name", FITTED)
 def test_unreachable_budget_is_one_line_error(name):
-    with pytest.raises(UserError, match=r"^--size 0.01M cannot be met within 2%[^\n]*$"), torch.device("meta"):
+    with pytest.raises(TrainerError, match=r"^--size 0.01M cannot be met within 2%[^\n]*$"), torch.device("meta"):
         create_model(name, PAPER_HW, PAPER_FRAMES, 0.01)
 
 

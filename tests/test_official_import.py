@@ -12,8 +12,9 @@ import torch
 from family_refs import clip
 
 from nervkit.export.cli import main as export
-from nervkit.runtime.errors import UserError
+from nervkit.export.files import read_model
 from nervkit.trainer.checkpoint import load_model
+from nervkit.trainer.errors import TrainerError
 from nervkit.trainer.registry import create_model
 from nervkit.trainer.synthetic import write_frames_png
 
@@ -104,11 +105,11 @@ def test_training_checkpoint_is_encoded_from_its_video(name, tmp_path, capsys):
              if not k.startswith(("idwt.", "encoder.dwt."))}  # pytorch_wavelets filters, not weights
     torch.save({"epoch": 3, "state_dict": state, "train_best_psnr": torch.tensor(30.0)}, tmp_path / "model_latest.pth")
     family = "SNeRV" if name == "test-snerv" else "HNeRV"
-    with pytest.raises(UserError, match=rf"^\S+: an official {family} training checkpoint .* with --video$"):
+    with pytest.raises(TrainerError, match=rf"^\S+: an official {family} training checkpoint .* with --video$"):
         load_model(tmp_path / "model_latest.pth")
     frames = (clip(FRAMES).permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
     write_frames_png(frames, tmp_path / "video")
-    loaded = load_model(tmp_path / "model_latest.pth", video=tmp_path / "video")
+    loaded = read_model(tmp_path / "model_latest.pth", video_path=tmp_path / "video")
     with torch.no_grad():
         expected = model.encode(torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255)
     for k in model.embed_names:
@@ -117,7 +118,7 @@ def test_training_checkpoint_is_encoded_from_its_video(name, tmp_path, capsys):
 
 def test_anything_else_is_one_line_saying_what_it_is(tmp_path, capsys):
     torch.save({"weights": torch.zeros(2), "step": 3}, tmp_path / "other.pth")
-    with pytest.raises(UserError, match=r"^\S+other.pth: a dict with keys step, weights: neither a nervkit "
+    with pytest.raises(TrainerError, match=r"^\S+other.pth: a dict with keys step, weights: neither a nervkit "
                                         r"model.pt nor an official HNeRV/SNeRV checkpoint[^\n]*$"):
         load_model(tmp_path / "other.pth")
     assert export([str(tmp_path / "other.pth"), "-o", str(tmp_path / "x.nvpkg")]) == 2

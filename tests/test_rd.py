@@ -9,13 +9,13 @@ import pytest
 import torch
 from tiny import tiny_model_pt
 
+from nervkit.export.files import load_video
 from nervkit.player import anchors
 from nervkit.player.bjontegaard import bd_psnr, bd_rate
 from nervkit.player.rd import main
 from nervkit.runtime import quality, video
 from nervkit.trainer import metrics
 from nervkit.trainer.synthetic import synthetic_clip, write_frames_png
-from nervkit.trainer.video import load_video
 
 RATES = np.array([0.05, 0.11, 0.2, 0.37, 0.8])
 PSNRS = np.array([27.0, 30.1, 32.4, 34.9, 37.2])

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from nervkit.trainer import cli
+from nervkit.export import train_cli as cli
 from nervkit.trainer.tds import checkpoint, pipeline
 
 pytest.importorskip("av")
@@ -39,7 +39,7 @@ def test_checkpoint_round_trip(trained, folder):
     assert lay.key_frames() == [0, 4, 5, 9, 10] and not ck.shared
     assert result["bpp_streams"] == pytest.approx(ck.streams.bits / (11 * 32 * 64))
     # the stored streams decode, and the stored enhancer reproduces the reported quality
-    from nervkit.trainer.video import load_video
+    from nervkit.export.files import load_video
 
     frames = load_video(folder).frames
     out_frames = pipeline.enhance(ck.enhancer, pipeline.decode(ck.streams), lay)

@@ -9,8 +9,9 @@ import sys
 import pytest
 import torch
 
+from nervkit.export import train_cli as cli
+from nervkit.export.files import write_model
 from nervkit.runtime.errors import UserError
-from nervkit.trainer import cli
 from nervkit.trainer.checkpoint import VideoInfo, load_model
 from nervkit.trainer.registry import create_model
 from nervkit.trainer.synthetic import synthetic_clip, write_frames_png
@@ -36,7 +37,7 @@ def test_test_hnerv_learns(tmp_path):
     model = create_model("test-hnerv", (32, 64), 8)
     before = evaluate(model, torch.from_numpy(frames))
     cfg = TrainConfig(epochs=25, batch_size=2, lr=2e-2, eval_every=25)
-    loaded = fit(model, frames, VideoInfo(8, 32, 64), cfg, tmp_path / "m.pt")
+    loaded = fit(model, frames, VideoInfo(8, 32, 64), cfg, tmp_path / "m.pt", write_model)
     epochs = loaded.train["history"]["epochs"]
     after = loaded.train["history"]["evals"][-1]["psnr"]
     assert epochs[-1]["loss"] < 0.8 * epochs[0]["loss"]
@@ -80,7 +81,7 @@ def test_torchrun_ddp_two_processes_matches_one(clip_dir, tmp_path):
     ddp = tmp_path / "ddp.pt"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(_free_port()), "--module", "nervkit.trainer.cli", str(clip_dir), "-o", str(ddp),
+           "--master_port", str(_free_port()), "--module", "nervkit.export.train_cli", str(clip_dir), "-o", str(ddp),
            "--model", "test-hnerv", "--epochs", "2", "--batch-size", "2", "--eval-every", "1",
            "--json", str(tmp_path / "ddp.json")]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)

@@ -8,10 +8,10 @@ import os
 from tiny import tiny_loaded
 
 from nervkit.export.build import ExportOptions, build_package
+from nervkit.export.files import write_model
 from nervkit.player.bench import main as bench_main
 from nervkit.player.play import main as play_main
 from nervkit.runtime.jsonout import write_json
-from nervkit.trainer.checkpoint import save_model
 
 UMASK = 0o027
 
@@ -21,7 +21,7 @@ def test_every_output_kind_follows_the_umask(tmp_path):
     old = os.umask(UMASK)
     try:
         loaded = tiny_loaded()
-        save_model(tmp_path / "m.pt", loaded)
+        write_model(tmp_path / "m.pt", loaded)
         build_package(loaded, pkg, ExportOptions(eval_frames=0, onnx_path=str(tmp_path / "g.onnx")))
         write_json(str(tmp_path / "r.json"), {"ok": True})
         for name in ("v.y4m", "v.mp4", "pngs"):

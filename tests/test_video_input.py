@@ -6,11 +6,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from nervkit.export import train_cli as cli
+from nervkit.export.files import load_video
 from nervkit.runtime.errors import UserError
 from nervkit.runtime.video import parse_hw
-from nervkit.trainer import cli
 from nervkit.trainer.synthetic import synthetic_clip, write_frames_png
-from nervkit.trainer.video import load_video
 
 
 def test_lossless_mkv_decodes_to_the_original_pixels(frames_720p):

@@ -1,6 +1,6 @@
 """Data-parallel training through PyTorch's own engine (``torchrun`` + DistributedDataParallel).
 
-``torchrun --nproc_per_node K -m nervkit.trainer.cli ...`` sets ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``; each
+``torchrun --nproc_per_node K -m nervkit.export.train_cli ...`` sets ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``; each
 process then trains on its share of every batch and DDP averages gradients, so K processes with per-process
 batch ``B / K`` step exactly like one process with batch ``B``. Backend: NCCL on CUDA, gloo on CPU.
 """

@@ -22,8 +22,8 @@ import math
 
 import torch
 
-from ..runtime.errors import UserError
 from .checkpoint import LoadedModel, VideoInfo
+from .errors import TrainerError
 from .families.hnerv import HNeRV
 from .official_snerv import is_snerv, snerv_config, snerv_model
 from .skeleton import NeRVConfig
@@ -51,23 +51,24 @@ def describe(obj) -> str:
 
 def load_official(obj, path, video=None) -> LoadedModel:
     """An official HNeRV or SNeRV checkpoint as a ``LoadedModel``; anything else is a one-line user error that
-    says what the file holds. ``video``: the clip a training checkpoint was trained on (path)."""
+    says what the file holds. ``video``: a function returning the clip a training checkpoint was trained on
+    (see ``load_model``)."""
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict) and _quant(obj.get("embed")):
         model = obj["model"]
         if _FIRST not in model or not all(_quant(q) for q in model.values()):
-            raise UserError(f"{path}: a quantized checkpoint (embed, model) without an official HNeRV/SNeRV "
+            raise TrainerError(f"{path}: a quantized checkpoint (embed, model) without an official HNeRV/SNeRV "
                             f"decoder ({_FIRST} and quant/min/scale records)")
         if is_snerv(model):
             if not _quant(obj.get("norm")):
-                raise UserError(f"{path}: an official SNeRV quant_vid.pth without its 'norm' (LL ranges) record")
+                raise TrainerError(f"{path}: an official SNeRV quant_vid.pth without its 'norm' (LL ranges) record")
             return _snerv_quant_vid(obj)
         return _hnerv_quant_vid(obj)
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         state = {k.removeprefix("module."): v for k, v in obj["state_dict"].items()}
         if _FIRST in state and all(isinstance(v, torch.Tensor) for v in state.values()):
             return _training_checkpoint(state, path, video)
-        raise UserError(f"{path}: a training checkpoint (state_dict) of neither HNeRV nor SNeRV (no {_FIRST})")
-    raise UserError(f"{path}: {describe(obj)}: neither a nervkit model.pt nor an official HNeRV/SNeRV "
+        raise TrainerError(f"{path}: a training checkpoint (state_dict) of neither HNeRV nor SNeRV (no {_FIRST})")
+    raise TrainerError(f"{path}: {describe(obj)}: neither a nervkit model.pt nor an official HNeRV/SNeRV "
                     "checkpoint (quant_vid.pth, model_latest.pth)")
 
 
@@ -81,19 +82,19 @@ def decoder_geometry(shapes: dict) -> tuple[list[int], list[int], list[int], int
             i += 1
         head = shapes["head_layer.weight"]
     except (KeyError, IndexError) as err:
-        raise UserError(f"official checkpoint is missing or has a malformed tensor ({err})") from None
+        raise TrainerError(f"official checkpoint is missing or has a malformed tensor ({err})") from None
     widths = [c[1] for c in convs] + [head[1]]
     strides, kernels = [], []
     for i, shape in enumerate(convs):
         ratio, rem = divmod(shape[0], widths[i + 1])
         s = math.isqrt(ratio)
         if rem or s * s != ratio:
-            raise UserError(f"official checkpoint: block {i + 1} has {shape[0]} outputs, not a stride^2 "
+            raise TrainerError(f"official checkpoint: block {i + 1} has {shape[0]} outputs, not a stride^2 "
                             f"multiple of the next block's {widths[i + 1]} inputs")
         strides.append(s)
         kernels.append(shape[2])
     if not convs:
-        raise UserError("official checkpoint has no up-sampling blocks (decoder.1.conv.upconv.0.weight)")
+        raise TrainerError("official checkpoint has no up-sampling blocks (decoder.1.conv.upconv.0.weight)")
     return strides, kernels, widths, embed_dim
 
 
@@ -116,9 +117,9 @@ def _hnerv_model(config: NeRVConfig, state: dict) -> HNeRV:
     own = model.state_dict()
     for key, value in state.items():
         if key not in own:
-            raise UserError(f"official checkpoint has a tensor {key!r} that HNeRV does not have")
+            raise TrainerError(f"official checkpoint has a tensor {key!r} that HNeRV does not have")
         if value.shape != own[key].shape:
-            raise UserError(f"official checkpoint tensor {key} has shape {tuple(value.shape)}, "
+            raise TrainerError(f"official checkpoint tensor {key} has shape {tuple(value.shape)}, "
                             f"the inferred architecture wants {tuple(own[key].shape)}")
         own[key] = value.float()
     model.load_state_dict(own)
@@ -141,7 +142,7 @@ def _snerv_quant_vid(obj: dict) -> LoadedModel:
     n, _, h, w = embed.shape
     norm = dequantize(obj["norm"])
     if norm.numel() != 2 * n:
-        raise UserError(f"official SNeRV quant_vid.pth: 'norm' holds {norm.numel()} values, not 2 per frame "
+        raise TrainerError(f"official SNeRV quant_vid.pth: 'norm' holds {norm.numel()} values, not 2 per frame "
                         f"for its {n} embeddings")
     shapes = {k: tuple(q["quant"].shape) for k, q in obj["model"].items()}
     model = snerv_model(snerv_config(shapes, decoder_geometry(shapes), (h, w)),
@@ -154,23 +155,22 @@ def _snerv_quant_vid(obj: dict) -> LoadedModel:
 def _training_checkpoint(state: dict, path, video) -> LoadedModel:
     family = "SNeRV" if is_snerv(state) else "HNeRV"
     if video is None:
-        raise UserError(f"{path}: an official {family} training checkpoint (model_*.pth: weights, no "
+        raise TrainerError(f"{path}: an official {family} training checkpoint (model_*.pth: weights, no "
                         "embeddings): give the video it was trained on with --video")
     from .train import evaluate_embeddings
-    from .video import load_video
 
-    clip = load_video(video)
+    clip = video()
     n, fh, fw, _ = clip.frames.shape
     shapes = {k: tuple(v.shape) for k, v in state.items()}
     geometry = decoder_geometry(shapes)
     total = math.prod(geometry[0]) * (2 if family == "SNeRV" else 1)
     if fh % total or fw % total:
-        raise UserError(f"{video}: {fh}x{fw} frames are not a multiple of the checkpoint's {total}x up-sampling "
-                        "(use the frames it was trained on)")
+        raise TrainerError(f"{clip.source}: {fh}x{fw} frames are not a multiple of the checkpoint's {total}x "
+                           "up-sampling (use the frames it was trained on)")
     if family == "SNeRV":
         model = snerv_model(snerv_config(shapes, geometry, (fh // total, fw // total)), state)
     else:
         model = _hnerv_model(_hnerv_config(geometry, (fh, fw), shapes), state)
     embeddings = evaluate_embeddings(model, torch.from_numpy(clip.frames))
-    info = VideoInfo(num_frames=n, height=fh, width=fw, fps=clip.fps, source=str(video))
+    info = VideoInfo(num_frames=n, height=fh, width=fw, fps=clip.fps, source=clip.source)
     return LoadedModel(model, info, embeddings)

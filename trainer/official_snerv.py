@@ -21,7 +21,7 @@ import re
 
 import torch
 
-from ..runtime.errors import UserError
+from .errors import TrainerError
 from .families.snerv import SNeRV, SNeRVConfig
 
 _UBS = 5
@@ -58,7 +58,7 @@ def nervkit_name(key: str) -> str:
         group = re.fullmatch(r"main\.(0|1\.(\d+))\.(.+)", rest)
         if mfb in (0, 1) and part == 1 and group:
             return f"mfbs.{mfb}.fuse.{0 if group[2] is None else int(group[2]) + 1}.{group[3]}"
-    raise UserError(f"official SNeRV checkpoint has a tensor {key!r} that SNeRV does not have")
+    raise TrainerError(f"official SNeRV checkpoint has a tensor {key!r} that SNeRV does not have")
 
 
 def snerv_config(shapes: dict, geometry, ll_hw: tuple[int, int]) -> SNeRVConfig:
@@ -80,7 +80,7 @@ def snerv_model(config: SNeRVConfig, state: dict[str, torch.Tensor]) -> SNeRV:
     for key, value in state.items():
         name = nervkit_name(key)
         if own[name].shape != value.shape:
-            raise UserError(f"official SNeRV tensor {key} has shape {tuple(value.shape)}, the inferred "
+            raise TrainerError(f"official SNeRV tensor {key} has shape {tuple(value.shape)}, the inferred "
                             f"architecture wants {tuple(own[name].shape)}")
         own[name] = value.float()
     model.load_state_dict(own)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..runtime.errors import UserError
+from .errors import TrainerError
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise UserError(f"unknown model {name!r}; choose one of: {', '.join(model_names())}") from None
+        raise TrainerError(f"unknown model {name!r}; choose one of: {', '.join(model_names())}") from None
 
 
 def create_model(name: str, frame_hw: tuple[int, int], num_frames: int, size: float | None = None):
@@ -101,7 +101,7 @@ def model_from_config(name: str, config: dict, max_values: int | None = None):
     fields = {f.name for f in dataclasses.fields(spec.model_cls.config_cls)}
     unknown = set(config) - fields
     if unknown:
-        raise UserError(f"model config for {name!r} has unknown fields: {', '.join(sorted(unknown))}")
+        raise TrainerError(f"model config for {name!r} has unknown fields: {', '.join(sorted(unknown))}")
     if max_values is not None:
         import torch
 
@@ -109,7 +109,7 @@ def model_from_config(name: str, config: dict, max_values: int | None = None):
             probe = spec.model_cls(spec.model_cls.config_cls(**config))
         count = sum(t.numel() for t in probe.state_dict().values())
         if count > max_values:
-            raise UserError(f"model config for {name!r} describes {count:,} values, more than the "
+            raise TrainerError(f"model config for {name!r} describes {count:,} values, more than the "
                             f"{max_values:,} its file holds")
     model = spec.model_cls(spec.model_cls.config_cls(**config))
     model.name = name

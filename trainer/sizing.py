@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ..runtime.errors import UserError
+from .errors import TrainerError
 
 NUM_STAGES = 5
 """Up-sampling stages of every family's decoder (HNeRV, HFS-HNeRV, SNeRV, CF-NeRV all use five)."""
@@ -50,7 +50,7 @@ def strides_for(frame_hw: tuple[int, int], min_embed: int = 2, stages: int = NUM
     limit = min(h, w) // min_embed
     total = max(d for d in range(1, g + 1) if g % d == 0 and d <= limit)
     if total < 16:
-        raise UserError(
+        raise TrainerError(
             f"frame size {h}x{w} allows only {total}x up-sampling (needs a common factor of at least 16): "
             "use --crop or --resize to a size like 160x320 or 640x1280"
         )
@@ -163,6 +163,6 @@ def fit_budget(model_cls: type, config, num_frames: int, size: float, knobs: Seq
     got = count(config)
     if tolerance is not None and abs(got - target) > tolerance * target:
         h, w = config.frame_hw
-        raise UserError(f"--size {size}M cannot be met within {tolerance:.0%} at {h}x{w} with {num_frames} frames: "
+        raise TrainerError(f"--size {size}M cannot be met within {tolerance:.0%} at {h}x{w} with {num_frames} frames: "
                         f"the closest {model_cls.__name__} has {got / 1e6:.3f}M parameters")
     return config

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from . import distributed
 from .base import NeRVModel
-from .checkpoint import LoadedModel, VideoInfo, save_model
+from .checkpoint import LoadedModel, VideoInfo
 from .metrics import ms_ssim, psnr
 from .schedule import lr_multiplier
 
@@ -120,9 +120,11 @@ def evaluate(model: NeRVModel, frames_u8: torch.Tensor, batch: int = 4) -> Evalu
 
 
 def fit(model: NeRVModel, frames: np.ndarray, video: VideoInfo, cfg: TrainConfig, out_path,
-        resume: dict | None = None, on_epoch_end: Callable[[int], None] | None = None,
-        args: dict | None = None) -> LoadedModel:
+        save: Callable[[Path, LoadedModel], None], resume: dict | None = None,
+        on_epoch_end: Callable[[int], None] | None = None, args: dict | None = None) -> LoadedModel:
     """Train ``model`` on uint8 ``frames [N, H, W, 3]`` and write ``out_path`` (model.pt) as it goes.
+
+    ``save(path, loaded)`` writes one checkpoint (the tools pass an atomic model.pt writer).
 
     ``resume`` is the ``train`` dict of an earlier checkpoint of the same model (its weights already
     loaded). ``on_epoch_end(epoch)`` runs after each epoch's checkpoint bookkeeping (tests use it to
@@ -156,7 +158,7 @@ def fit(model: NeRVModel, frames: np.ndarray, video: VideoInfo, cfg: TrainConfig
         if dd.is_main:
             snapshot = copy.deepcopy(model).cpu()
             snapshot.load_state_dict(weights)
-            save_model(path, LoadedModel(snapshot, video, embeddings, state))
+            save(Path(path), LoadedModel(snapshot, video, embeddings, state))
 
     last = {"state": train_state(start_epoch), "weights": copy.deepcopy(model.state_dict()), "embeddings": None}
     bar = tqdm(total=cfg.epochs * steps, initial=start_epoch * steps, unit="step", file=sys.stderr,

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...runtime.errors import UserError
+from ..errors import TrainerError
 from ..l1_ssim import l1_ssim_loss
 from ..layers import ConvNeXtEncoder, UpConv, out_image
 from ..registry import register_model
@@ -74,7 +74,7 @@ def without_one_factor_two(strides: list[int]) -> list[int]:
         if out[i] % 2 == 0:
             out[i] //= 2
             return out
-    raise UserError(f"hfe-hnerv needs an even total stride (got {strides}): use --crop or --resize")
+    raise TrainerError(f"hfe-hnerv needs an even total stride (got {strides}): use --crop or --resize")
 
 
 class WFD(nn.Module):

@@ -45,8 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...runtime.errors import UserError
 from ..base import Recipe
+from ..errors import TrainerError
 from ..l1_ssim import l1_ssim_loss
 from ..layers import ConvNeXtEncoder, out_image
 from ..registry import register_model
@@ -84,7 +84,7 @@ def ll_size(frame_hw) -> tuple[int, int]:
     """Size of the Haar sub-bands ``(H/2, W/2)``; SNeRV needs even frame sides."""
     h, w = frame_hw
     if h % 2 or w % 2:
-        raise UserError(f"snerv needs even frame sides, got {h}x{w}: use --crop or --resize")
+        raise TrainerError(f"snerv needs even frame sides, got {h}x{w}: use --crop or --resize")
     return h // 2, w // 2
 
 

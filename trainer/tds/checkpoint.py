@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from ...runtime.atomic import atomic_open
-from ...runtime.errors import UserError
 from ...runtime.gop import GopLayout
 from ..checkpoint import read_checkpoint
+from ..errors import TrainerError
 from .enhancer import Enhancer, EnhancerConfig
 from .gop import make_layout
 from .pipeline import Streams
@@ -76,9 +76,9 @@ def is_tds(obj) -> bool:
 def load(path) -> TDSCheckpoint:
     obj = read_checkpoint(path)
     if not is_tds(obj):
-        raise UserError(f"{path}: not a nervkit TDS checkpoint (tds.pt)")
+        raise TrainerError(f"{path}: not a nervkit TDS checkpoint (tds.pt)")
     if obj.get("version") != VERSION:
-        raise UserError(f"{path}: tds.pt version {obj.get('version')} is not supported (want {VERSION})")
+        raise TrainerError(f"{path}: tds.pt version {obj.get('version')} is not supported (want {VERSION})")
     try:
         v = obj["video"]
         lay: GopLayout = make_layout(v["num_frames"], v["height"], v["width"], obj["gop"], obj["scale"])
@@ -88,7 +88,7 @@ def load(path) -> TDSCheckpoint:
         enhancer.load_state_dict(obj["enhancer"]["state_dict"])
         return TDSCheckpoint(obj["model"], streams, v["fps"], enhancer.eval(), obj["enhancer"]["shared"],
                              obj.get("train"), obj.get("metrics", {}))
-    except UserError:
+    except TrainerError:
         raise
     except (KeyError, TypeError, RuntimeError, AttributeError) as err:
-        raise UserError(f"{path}: damaged tds.pt ({str(err).splitlines()[0][:200]})") from None
+        raise TrainerError(f"{path}: damaged tds.pt ({str(err).splitlines()[0][:200]})") from None

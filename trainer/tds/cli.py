@@ -12,8 +12,8 @@ import sys
 import time
 
 from ...runtime.basecodec import BASES, check_base
-from ...runtime.errors import UserError
 from ...runtime.jsonout import write_json
+from ..errors import TrainerError
 from . import checkpoint, pipeline
 from .enhancer import SIZES, Enhancer, config_for
 from .gop import check_match, make_layout
@@ -42,11 +42,11 @@ def run(args, clip) -> dict:
     n, h, w, _ = frames.shape
     layout = make_layout(n, h, w, args.gop, args.scale)
     if args.resume:
-        raise UserError("--resume is not supported with --model tds (training is short; start again)")
+        raise TrainerError("--resume is not supported with --model tds (training is short; start again)")
     if args.size is not None:
-        raise UserError("--size is a NeRV parameter budget; the TDS enhancer takes --enhancer-size")
+        raise TrainerError("--size is a NeRV parameter budget; the TDS enhancer takes --enhancer-size")
     if not args.enhancer and (args.steps < 1 or args.patch < 8 or args.patch % 4 or args.patch > min(h, w)):
-        raise UserError(f"--steps must be >= 1 and --patch a multiple of 4 between 8 and {min(h, w)}")
+        raise TrainerError(f"--steps must be >= 1 and --patch a multiple of 4 between 8 and {min(h, w)}")
     shared = None
     if args.enhancer:
         shared = checkpoint.load(args.enhancer)

@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 
 from ...runtime.basecodec import BASES, check_base, require_av
-from ...runtime.errors import UserError
+from ..errors import TrainerError
 
 
 def encode(frames: np.ndarray, base: str, crf: int, size: tuple[int, int] | None = None, fps: float = 24.0,
@@ -23,7 +23,7 @@ def encode(frames: np.ndarray, base: str, crf: int, size: tuple[int, int] | None
     check_base(base)
     av = require_av()
     if not 0 <= crf <= 51:
-        raise UserError(f"--crf {crf}: must be between 0 and 51")
+        raise TrainerError(f"--crf {crf}: must be between 0 and 51")
     h, w = size or frames.shape[1:3]
     ctx = av.CodecContext.create(BASES[base][0], "w")
     ctx.width, ctx.height, ctx.pix_fmt = w, h, "yuv420p"

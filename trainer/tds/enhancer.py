@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ...runtime.errors import UserError
+from ..errors import TrainerError
 from .deform import ModulatedDeformConv
 from .mtsa import MTSA, ConvFusion, lrelu, upsample
 
@@ -54,9 +54,9 @@ class EnhancerConfig:
 
     def __post_init__(self):
         if self.fusion not in ("mtsa", "conv"):
-            raise UserError(f"fusion {self.fusion!r}: use mtsa or conv")
+            raise TrainerError(f"fusion {self.fusion!r}: use mtsa or conv")
         if self.channels % self.offset_groups or self.channels % self.heads:
-            raise UserError(f"{self.channels} channels must divide by offset groups and heads")
+            raise TrainerError(f"{self.channels} channels must divide by offset groups and heads")
 
 
 SIZES = {
@@ -75,7 +75,7 @@ SIZES = {
 
 def config_for(size: str, fusion: str = "mtsa") -> EnhancerConfig:
     if size not in SIZES:
-        raise UserError(f"enhancer size {size!r}: choose one of {', '.join(SIZES)}")
+        raise TrainerError(f"enhancer size {size!r}: choose one of {', '.join(SIZES)}")
     return EnhancerConfig(**(asdict(SIZES[size]) | {"fusion": fusion}))
 
 

@@ -6,15 +6,15 @@ the trainer run the same plan; this module adds the checks that need the video a
 
 from __future__ import annotations
 
-from ...runtime.errors import UserError
 from ...runtime.gop import GopLayout, check_gop, check_scale
+from ..errors import TrainerError
 
 PYRAMID = 4
 """The enhancer's feature pyramid (PCD, MTA, PSA) halves the frame twice: H and W must divide by 4."""
 
 
 def make_layout(num_frames: int, height: int, width: int, gop: int, scale: int) -> GopLayout:
-    """Validate the settings against the video and return its layout (``UserError`` on a bad setting).
+    """Validate the settings against the video and return its layout (``TrainerError`` on a bad setting).
 
     The LR frames are ``(H / scale) x (W / scale)`` and are coded as 4:2:0, so ``H`` and ``W`` must be
     multiples of ``2 * scale``; the enhancer's pyramid also needs multiples of 4.
@@ -22,10 +22,10 @@ def make_layout(num_frames: int, height: int, width: int, gop: int, scale: int) 
     check_gop(gop)
     check_scale(scale)
     if num_frames < gop:
-        raise UserError(f"--gop {gop}: the video has only {num_frames} frames, fewer than one group")
+        raise TrainerError(f"--gop {gop}: the video has only {num_frames} frames, fewer than one group")
     step = max(PYRAMID, 2 * scale)
     if height % step or width % step:
-        raise UserError(f"{height}x{width} frames: with --scale {scale} height and width must be multiples "
+        raise TrainerError(f"{height}x{width} frames: with --scale {scale} height and width must be multiples "
                         f"of {step} (crop with --crop)")
     return GopLayout(num_frames, gop, scale)
 
@@ -34,4 +34,4 @@ def check_match(stored: dict, requested: dict) -> None:
     """Settings of an enhancer (``stored``: ``gop``, ``scale``, ...) must equal the ones asked for."""
     for key, value in requested.items():
         if value is not None and stored.get(key) != value:
-            raise UserError(f"--{key} {value}: the enhancer was trained with {key} {stored.get(key)}")
+            raise TrainerError(f"--{key} {value}: the enhancer was trained with {key} {stored.get(key)}")

@@ -1,4 +1,9 @@
-"""``nerv-train INPUT -o model.pt --model NAME``: fit a registered family to a video."""
+"""``nerv-train INPUT -o model.pt --model NAME``: fit a registered family to a video.
+
+The command-line tool around the trainer library: it lives here, with the other torch-side tools,
+because it joins the trainer (models, training loop) with the runtime's video reader, atomic writes,
+memory bounds and exit-status contract, and the trainer imports none of nervkit's other layers.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +17,16 @@ from pathlib import Path
 import torch
 
 from ..runtime.atomic import check_writable
-from ..runtime.errors import UserError, run_cli
+from ..runtime.errors import UserError
 from ..runtime.jsonout import add_json_argument, check_json_target, write_json
 from ..runtime.memory import add_max_memory_argument, check_memory
 from ..runtime.video import parse_hw
-from .checkpoint import VideoInfo, load_model
-from .registry import create_model, get_spec, model_names
-from .tds import cli as tds_cli
-from .train import PRECISIONS, TrainConfig, fit
-from .video import load_video
+from ..trainer.checkpoint import VideoInfo
+from ..trainer.registry import create_model, get_spec, model_names
+from ..trainer.tds import cli as tds_cli
+from ..trainer.train import PRECISIONS, TrainConfig, fit
+from .files import load_video, read_model, write_model
+from .tool import run_tool
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,7 +85,7 @@ def run(argv=None, on_epoch_end=None) -> dict:
     check_json_target(args.json)
     resume = None
     if args.resume and out.exists():
-        prev = load_model(out)
+        prev = read_model(out)
         if not prev.train:
             raise UserError(f"{out}: has no training state to resume from")
         resume = prev
@@ -131,8 +137,8 @@ def run(argv=None, on_epoch_end=None) -> dict:
                    "lr": args.lr, "seed": args.seed, "max_frames": args.max_frames, "grad_clip": args.grad_clip,
                    "warmup": args.warmup, "precision": args.precision}
     t0 = time.perf_counter()
-    loaded = fit(model, clip.frames, video, cfg, out, resume=resume.train if resume else None, args=stored_args,
-                 on_epoch_end=on_epoch_end)
+    loaded = fit(model, clip.frames, video, cfg, out, write_model, resume=resume.train if resume else None,
+                 args=stored_args, on_epoch_end=on_epoch_end)
     seconds = time.perf_counter() - t0
     last_eval = loaded.train["history"]["evals"][-1]
     result = {"model": args.model, "output": str(out), "frames": n, "height": h, "width": w,
@@ -161,7 +167,7 @@ def _terminate(signum, frame):
 def main(argv=None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return run_cli("nerv-train", _main, argv,
+        return run_tool("nerv-train", _main, argv,
                        interrupted="interrupted; the last completed epoch is saved, continue with --resume")
     finally:
         signal.signal(signal.SIGTERM, previous)
