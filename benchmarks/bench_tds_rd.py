@@ -32,13 +32,15 @@ from pathlib import Path
 
 import torch
 
+from nervkit.export import tds_streams
 from nervkit.export.files import load_video
 from nervkit.export.tds_onnx import export_enhancer_onnx
+from nervkit.export.tds_streams import make_layout
 from nervkit.player.machine import describe
 from nervkit.runtime import basecodec
-from nervkit.trainer.tds import codec, pipeline
+from nervkit.runtime.gop import frame_plan
+from nervkit.trainer.tds import pipeline
 from nervkit.trainer.tds.enhancer import Enhancer, config_for
-from nervkit.trainer.tds.gop import make_layout
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/bunny/frames-160x320"
 GOP, SCALE, BASE = 5, 2, "x265"
@@ -56,19 +58,19 @@ def part_anchor(args, train, test, lay_train, lay_test) -> dict:
     n, h, w, _ = test.shape
     rows = []
     for crf in args.crfs:
-        anchor = codec.encode(test, BASE, crf)
-        streams = pipeline.code(test, lay_test, BASE, crf)
+        anchor = tds_streams.encode(test, BASE, crf)
+        streams = tds_streams.code(test, lay_test, BASE, crf)
         rows.append({"crf": crf, "anchor_bpp": 8 * len(anchor) / (n * h * w),
                      "anchor_psnr": pipeline.mean_psnr(basecodec.decode(anchor, BASE), test),
                      "tds_bits": streams.bits, "tds_key_bytes": len(streams.key), "tds_lr_bytes": len(streams.lr),
                      "tds_bpp": streams.bits / (n * h * w),
-                     "tds_bicubic_psnr": pipeline.mean_psnr(pipeline.decode(streams), test)})
+                     "tds_bicubic_psnr": pipeline.mean_psnr(tds_streams.decode(streams), test)})
         print(f"anchor crf {crf}: {rows[-1]}", file=sys.stderr, flush=True)
     return {"points": rows}
 
 
 def part_enhancer(args, fusion, train, test, lay_train, lay_test) -> dict:
-    data = [(pipeline.decode(pipeline.code(train, lay_train, BASE, crf)), train) for crf in args.crfs]
+    data = [(tds_streams.decode(tds_streams.code(train, lay_train, BASE, crf)), train) for crf in args.crfs]
     torch.manual_seed(1)
     enhancer = Enhancer(config_for(args.size, fusion))
     settings = pipeline.TrainSettings(steps=args.steps, patch=args.patch, batch=args.batch)
@@ -78,15 +80,16 @@ def part_enhancer(args, fusion, train, test, lay_train, lay_test) -> dict:
         trained = json.loads(saved.with_suffix(".train.json").read_text())
     else:
         t0 = time.perf_counter()
-        trained = {"history": pipeline.train(enhancer, data, GOP, settings), "seconds": time.perf_counter() - t0}
+        history = pipeline.train(enhancer, data, GOP, frame_plan(GOP), settings)
+        trained = {"history": history, "seconds": time.perf_counter() - t0}
         torch.save(enhancer.state_dict(), saved)
         saved.with_suffix(".train.json").write_text(json.dumps(trained))
     history, seconds = trained["history"], trained["seconds"]
     rows = []
     n, h, w, _ = test.shape
     for crf in args.crfs:
-        streams = pipeline.code(test, lay_test, BASE, crf)
-        out = pipeline.enhance(enhancer, pipeline.decode(streams), lay_test)
+        streams = tds_streams.code(test, lay_test, BASE, crf)
+        out = pipeline.enhance(enhancer, tds_streams.decode(streams), GOP, frame_plan(GOP))
         lr = lay_test.lr_frames()
         rows.append({"crf": crf, "bpp": streams.bits / (n * h * w), "psnr": pipeline.mean_psnr(out, test),
                      "psnr_lr_frames": pipeline.mean_psnr(out[lr], test[lr])})
@@ -110,10 +113,11 @@ def part_fps(args, train, test, lay_train, lay_test) -> dict:
         feeds = dict(zip(enhancer.input_names, (t.numpy() for t in (earlier, target, later))))
         return torch.from_numpy(sess.run(None, feeds)[0])
 
-    anchor = codec.encode(test, BASE, 32)
-    streams = pipeline.code(test, lay_test, BASE, 32)
+    anchor = tds_streams.encode(test, BASE, 32)
+    streams = tds_streams.code(test, lay_test, BASE, 32)
     runs = {"x265": lambda: basecodec.decode(anchor, BASE),
-            "tds-x265+mtsa-ort": lambda: pipeline.enhance(ort_enhancer, pipeline.decode(streams), lay_test)}
+            "tds-x265+mtsa-ort": lambda: pipeline.enhance(ort_enhancer, tds_streams.decode(streams), GOP,
+                                                          frame_plan(GOP))}
     times = {k: [] for k in runs}
     for rep in range(args.repeats + 1):  # the first round is the warm-up
         for name, fn in runs.items():

@@ -23,8 +23,8 @@ from ..runtime.memory import add_max_memory_argument, check_memory
 from ..runtime.video import parse_hw
 from ..trainer.checkpoint import VideoInfo
 from ..trainer.registry import create_model, get_spec, model_names
-from ..trainer.tds import cli as tds_cli
 from ..trainer.train import PRECISIONS, TrainConfig, fit
+from . import tds_train
 from .files import load_video, read_model, write_model
 from .tool import run_tool
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="video file (anything PyAV opens) or a folder of PNG/JPEG frames")
     p.add_argument("-o", "--output", required=True, help="model.pt to write (also the resume checkpoint)")
     p.add_argument("--model", default="hnerv",
-                   help=f"family: {', '.join([*model_names(), *tds_cli.MODELS])} (default hnerv)")
+                   help=f"family: {', '.join([*model_names(), *tds_train.MODELS])} (default hnerv)")
     p.add_argument("--size", type=float, help="parameter budget in millions (decoder + embeddings)")
     p.add_argument("--epochs", type=int, default=300)
     p.add_argument("--batch-size", type=int, help="frames per step (default: the family's paper recipe)")
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--resume", action="store_true", help="continue the interrupted run saved in --output")
     add_json_argument(p, "the training history and final metrics")
-    tds_cli.add_arguments(p)
+    tds_train.add_arguments(p)
     add_max_memory_argument(p)
     return p
 
@@ -73,7 +73,7 @@ def run(argv=None, on_epoch_end=None) -> dict:
             raise UserError(f"--{flag.replace('_', '-')} must be at least 1")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise UserError(f"--lr {args.lr}: must be a positive number")
-    if args.size is not None and args.model not in tds_cli.MODELS:  # tds refuses --size itself
+    if args.size is not None and args.model not in tds_train.MODELS:  # tds refuses --size itself
         if not (math.isfinite(args.size) and args.size > 0):
             raise UserError(f"--size {args.size}: must be a positive number of millions of parameters")
         if get_spec(args.model).default_size is None:
@@ -98,7 +98,7 @@ def run(argv=None, on_epoch_end=None) -> dict:
         args.max_frames = stored.get("max_frames")
     elif args.resume:
         print(f"nerv-train: {out} does not exist yet; starting a new run", file=sys.stderr)
-    if args.model not in tds_cli.MODELS:  # an unknown name fails before any decoding
+    if args.model not in tds_train.MODELS:  # an unknown name fails before any decoding
         recipe = get_spec(args.model).model_cls.recipe
         args.batch_size = recipe.batch_size if args.batch_size is None else args.batch_size
         args.grad_clip = recipe.grad_clip if args.grad_clip is None else (args.grad_clip or None)
@@ -111,8 +111,8 @@ def run(argv=None, on_epoch_end=None) -> dict:
         raise UserError("--precision tf32 needs --device cuda (TF32 is a CUDA tensor-core format)")
     crop, resize = parse_hw(args.crop), parse_hw(args.resize)
     clip = load_video(args.input, crop=crop, resize=resize, max_frames=args.max_frames, max_bytes=args.max_memory)
-    if args.model in tds_cli.MODELS:  # temporal down-sampling: base-codec streams plus an enhancer
-        return tds_cli.run(args, clip)
+    if args.model in tds_train.MODELS:  # temporal down-sampling: base-codec streams plus an enhancer
+        return tds_train.run(args, clip)
     n, h, w, _ = clip.frames.shape
     video = VideoInfo(num_frames=n, height=h, width=w, fps=clip.fps, source=str(Path(args.input).resolve()),
                       crop=crop, resize=resize)

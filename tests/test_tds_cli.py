@@ -5,8 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
+from nervkit.export import tds_files, tds_streams
 from nervkit.export import train_cli as cli
-from nervkit.trainer.tds import checkpoint, pipeline
+from nervkit.runtime.gop import frame_plan
+from nervkit.trainer.tds import pipeline
 
 pytest.importorskip("av")
 
@@ -34,7 +36,7 @@ def test_checkpoint_round_trip(trained, folder):
     out, result = trained
     raw = torch.load(out, weights_only=True)  # plain tensors and values only
     assert raw["format"] == "nervkit-tds" and raw["gop"] == 5 and raw["scale"] == 2
-    ck = checkpoint.load(out)
+    ck = tds_files.load(out)
     lay = ck.streams.layout
     assert lay.key_frames() == [0, 4, 5, 9, 10] and not ck.shared
     assert result["bpp_streams"] == pytest.approx(ck.streams.bits / (11 * 32 * 64))
@@ -42,7 +44,7 @@ def test_checkpoint_round_trip(trained, folder):
     from nervkit.export.files import load_video
 
     frames = load_video(folder).frames
-    out_frames = pipeline.enhance(ck.enhancer, pipeline.decode(ck.streams), lay)
+    out_frames = pipeline.enhance(ck.enhancer, tds_streams.decode(ck.streams), lay.gop, frame_plan(lay.gop))
     assert pipeline.mean_psnr(out_frames, frames) == pytest.approx(result["psnr"], abs=1e-6)
 
 
@@ -51,9 +53,9 @@ def test_shared_enhancer_is_reused_not_trained(trained, folder, tmp_path):
     shared_out = tmp_path / "other.pt"
     cli.run([str(folder), "-o", str(shared_out), "--model", "tds", "--base", "x264", "--crf", "34",
              "--enhancer", str(out)])
-    a, b = checkpoint.load(out), checkpoint.load(shared_out)
+    a, b = tds_files.load(out), tds_files.load(shared_out)
     assert b.shared and b.train is None and b.streams.crf == 34
-    assert checkpoint.enhancer_sha256(a.enhancer) == checkpoint.enhancer_sha256(b.enhancer)
+    assert tds_files.enhancer_sha256(a.enhancer) == tds_files.enhancer_sha256(b.enhancer)
 
 
 @pytest.mark.parametrize("extra, message", [

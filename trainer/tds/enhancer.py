@@ -33,6 +33,8 @@ from .mtsa import MTSA, ConvFusion, lrelu, upsample
 FRAMES = 3
 """The enhancer always sees three frames: earlier reference, target, later reference."""
 TARGET = 1
+PYRAMID = 4
+"""The feature pyramid (PCD, MTA, PSA) halves the frame twice: H and W must divide by 4."""
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""The TDS pipeline around the enhancer: code both streams, decode them, enhance (Algorithm 1), train.
+"""The enhancer's side of the TDS pipeline: enhance groups of pictures by Algorithm 1, and train on them.
 
-Frames are RGB ``uint8 [N, H, W, 3]``. :func:`code` splits a video by its :class:`.gop.GopLayout` into
-the HR key stream and the LR stream and codes each with the base codec; :func:`decode` returns what a
-decoder sees before enhancement (decoded key frames, and LR frames bicubic-up-sampled to full size);
-:func:`enhance` runs Algorithm 1 over every group; :func:`train` fits the enhancer on decoded groups
-in the two stages of Sec. 4.1.
+Frames are RGB ``uint8 [N, H, W, 3]``, decoded by the base codec (LR frames already up-sampled to full
+size: ``nervkit.export.tds_streams``). ``steps`` is Algorithm 1's order for a group of ``gop`` frames,
+given by the caller (``nervkit.runtime.gop.frame_plan``, which the runtime's decode plan runs too): each
+step has ``target``, ``earlier`` and ``later`` indices in the group, ``E[target] = G(F[earlier],
+L[target], F[later])``. :func:`enhance` runs it over every whole group; :func:`train` fits the enhancer
+on decoded groups in the two stages of Sec. 4.1.
 """
 
 from __future__ import annotations
@@ -17,47 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ...runtime import basecodec
-from ...runtime.gop import GopLayout, frame_plan
 from ..metrics import psnr
-from . import codec
 from .enhancer import Enhancer, charbonnier
 from .mtsa import MTSA, ConvFusion
-
-
-@dataclass
-class Streams:
-    """The two coded streams of one video (``key``: HR key frames, ``lr``: down-sampled frames)."""
-
-    layout: GopLayout
-    base: str
-    crf: int
-    height: int
-    width: int
-    key: bytes
-    lr: bytes
-
-    @property
-    def bits(self) -> int:
-        return 8 * (len(self.key) + len(self.lr))
-
-
-def code(frames: np.ndarray, layout: GopLayout, base: str, crf: int, fps: float = 24.0) -> Streams:
-    """Code the key frames at full size and the others down-sampled by ``layout.scale`` (same CRF)."""
-    n, h, w, _ = frames.shape
-    lr_size = (h // layout.scale, w // layout.scale)
-    key = codec.encode(frames[layout.key_frames()], base, crf, fps=fps)
-    lr = codec.encode(frames[layout.lr_frames()], base, crf, size=lr_size, fps=fps)
-    return Streams(layout, base, crf, h, w, key, lr)
-
-
-def decode(streams: Streams) -> np.ndarray:
-    """Decoded key frames and up-sampled decoded LR frames in display order, ``uint8 [N, H, W, 3]``."""
-    lay, hw = streams.layout, (streams.height, streams.width)
-    out = np.empty((lay.num_frames, *hw, 3), np.uint8)
-    out[lay.key_frames()] = basecodec.decode(streams.key, streams.base)
-    out[lay.lr_frames()] = basecodec.decode(streams.lr, streams.base, size=hw)
-    return out
 
 
 def to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -70,8 +33,8 @@ def mean_psnr(frames: np.ndarray, reference: np.ndarray) -> float:
     return psnr(to_tensor(frames), to_tensor(reference)).mean().item()
 
 
-def run_groups(enhancer: Enhancer, groups: torch.Tensor) -> torch.Tensor:
-    """Algorithm 1 on ``groups [G, N, 3, H, W]`` (decoded, LR frames up-sampled), all groups batched.
+def run_groups(enhancer: Enhancer, groups: torch.Tensor, steps: Sequence) -> torch.Tensor:
+    """Algorithm 1 (``steps``) on ``groups [G, N, 3, H, W]`` (decoded, LR frames up-sampled), all groups batched.
 
     Returns the enhanced non-key frames ``[G, N - 2, 3, H, W]`` in group order (frames 1 .. N-2),
     unclamped; every reference passed to a later step is clamped to [0, 1], as the decoder's is.
@@ -79,7 +42,7 @@ def run_groups(enhancer: Enhancer, groups: torch.Tensor) -> torch.Tensor:
     n = groups.shape[1]
     cur = list(groups.unbind(1))
     outs: dict[int, torch.Tensor] = {}
-    for s in frame_plan(n):
+    for s in steps:
         y = enhancer(cur[s.earlier], cur[s.target], cur[s.later])
         outs[s.target] = y
         cur[s.target] = y.clamp(0, 1)
@@ -87,19 +50,20 @@ def run_groups(enhancer: Enhancer, groups: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def enhance(enhancer, decoded: np.ndarray, layout: GopLayout, batch: int = 4) -> np.ndarray:
-    """The decoder's output: ``decoded`` with every LR frame enhanced, ``uint8 [N, H, W, 3]``.
+def enhance(enhancer, decoded: np.ndarray, gop: int, steps: Sequence, batch: int = 4) -> np.ndarray:
+    """The decoder's output: ``decoded`` with every LR frame of each whole group of ``gop`` frames enhanced by
+    ``steps``, ``uint8 [N, H, W, 3]`` (frames after the last whole group are key frames, left as decoded).
 
     ``enhancer``: an :class:`Enhancer` or any callable with its signature (an ONNX Runtime session).
     """
     if isinstance(enhancer, torch.nn.Module):
         enhancer.eval()
     out = decoded.copy()
-    n = layout.gop
-    for g0 in range(0, layout.groups, batch):
-        g1 = min(g0 + batch, layout.groups)
+    n, whole = gop, len(decoded) // gop
+    for g0 in range(0, whole, batch):
+        g1 = min(g0 + batch, whole)
         groups = to_tensor(decoded[g0 * n:g1 * n]).view(g1 - g0, n, *to_tensor(decoded[:1]).shape[1:])
-        y = run_groups(enhancer, groups).clamp(0, 1).mul(255).round().byte()
+        y = run_groups(enhancer, groups, steps).clamp(0, 1).mul(255).round().byte()
         for g in range(g1 - g0):
             out[(g0 + g) * n + 1:(g0 + g + 1) * n - 1] = y[g].permute(0, 2, 3, 1).numpy()
     return out
@@ -152,9 +116,9 @@ def _sample(rng: np.random.Generator, data: Sequence[tuple[torch.Tensor, torch.T
     return torch.stack(dec_b), torch.stack(org_b)
 
 
-def train(enhancer: Enhancer, data: Sequence[tuple[np.ndarray, np.ndarray]], gop: int, cfg: TrainSettings,
-          log=sys.stderr) -> list[dict]:
-    """Fit ``enhancer`` on ``data``: pairs (decoded, original) ``uint8 [N, H, W, 3]`` of whole groups.
+def train(enhancer: Enhancer, data: Sequence[tuple[np.ndarray, np.ndarray]], gop: int, steps: Sequence,
+          cfg: TrainSettings, log=sys.stderr) -> list[dict]:
+    """Fit ``enhancer`` on ``data``: pairs (decoded, original) ``uint8 [N, H, W, 3]`` of whole groups of ``gop``.
 
     Each step runs Algorithm 1 on a batch of random crops of groups, so the references of the later
     steps are the network's own enhanced middle frames, as at decoding time; the loss is the
@@ -189,7 +153,7 @@ def train(enhancer: Enhancer, data: Sequence[tuple[np.ndarray, np.ndarray]], gop
                 sched = torch.optim.lr_scheduler.LambdaLR(
                     opt, lambda i, n=stop - step: 0.5 * (1 + math.cos(math.pi * min(i, n) / n)))
             dec, org = _sample(rng, tensors, gop, cfg.patch, cfg.batch)
-            pred = run_groups(enhancer, dec)
+            pred = run_groups(enhancer, dec, steps)
             loss = charbonnier(pred, org[:, 1:-1])
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -11,12 +11,14 @@ import argparse
 import sys
 import time
 
-from ...runtime.basecodec import BASES, check_base
-from ...runtime.jsonout import write_json
-from ..errors import TrainerError
-from . import checkpoint, pipeline
-from .enhancer import SIZES, Enhancer, config_for
-from .gop import check_match, make_layout
+from ..runtime.basecodec import BASES, check_base
+from ..runtime.errors import UserError
+from ..runtime.gop import frame_plan
+from ..runtime.jsonout import write_json
+from ..trainer.tds import pipeline
+from ..trainer.tds.enhancer import SIZES, Enhancer, config_for
+from . import tds_files, tds_streams
+from .tds_streams import check_match, make_layout
 
 MODELS = {"tds": None, "test-tds": "test"}
 """``--model`` names of the TDS pipeline -> fixed enhancer size (``None``: ``--enhancer-size``)."""
@@ -42,14 +44,14 @@ def run(args, clip) -> dict:
     n, h, w, _ = frames.shape
     layout = make_layout(n, h, w, args.gop, args.scale)
     if args.resume:
-        raise TrainerError("--resume is not supported with --model tds (training is short; start again)")
+        raise UserError("--resume is not supported with --model tds (training is short; start again)")
     if args.size is not None:
-        raise TrainerError("--size is a NeRV parameter budget; the TDS enhancer takes --enhancer-size")
+        raise UserError("--size is a NeRV parameter budget; the TDS enhancer takes --enhancer-size")
     if not args.enhancer and (args.steps < 1 or args.patch < 8 or args.patch % 4 or args.patch > min(h, w)):
-        raise TrainerError(f"--steps must be >= 1 and --patch a multiple of 4 between 8 and {min(h, w)}")
+        raise UserError(f"--steps must be >= 1 and --patch a multiple of 4 between 8 and {min(h, w)}")
     shared = None
     if args.enhancer:
-        shared = checkpoint.load(args.enhancer)
+        shared = tds_files.load(args.enhancer)
         check_match({"scale": shared.streams.layout.scale, "base": shared.streams.base},
                     {"scale": args.scale, "base": args.base})
     config_for(args.enhancer_size, args.fusion)  # a bad name fails even where the size is fixed
@@ -58,14 +60,15 @@ def run(args, clip) -> dict:
     print(f"nerv-train: {args.model}: {n} frames {h}x{w}, GOP {args.gop}, scale {args.scale}, {args.base} CRF "
           f"{args.crf}; {len(layout.lr_frames())} frames down-sampled", file=sys.stderr)
     t0 = time.perf_counter()
-    streams = pipeline.code(frames, layout, args.base, args.crf, fps=clip.fps)
-    decoded = pipeline.decode(streams)
+    streams = tds_streams.code(frames, layout, args.base, args.crf, fps=clip.fps)
+    decoded = tds_streams.decode(streams)
+    steps = frame_plan(args.gop)
     train = None
     if shared is None:
         settings = pipeline.TrainSettings(steps=args.steps, patch=args.patch, seed=args.seed)  # paper lr 4e-4
-        history = pipeline.train(enhancer, [(decoded, frames)], args.gop, settings)
+        history = pipeline.train(enhancer, [(decoded, frames)], args.gop, steps, settings)
         train = {"settings": vars(settings), "history": history}
-    enhanced = pipeline.enhance(enhancer, decoded, layout)
+    enhanced = pipeline.enhance(enhancer, decoded, args.gop, steps)
     seconds = time.perf_counter() - t0
     lr, q = layout.lr_frames(), pipeline.mean_psnr
     metrics = {"bpp_streams": streams.bits / (n * h * w), "key_bytes": len(streams.key), "lr_bytes": len(streams.lr),
@@ -73,7 +76,7 @@ def run(args, clip) -> dict:
                "psnr_lr_decoded": q(decoded[lr], frames[lr]), "psnr_lr": q(enhanced[lr], frames[lr])}
     if train is not None:
         train["seconds"] = seconds
-    checkpoint.save(args.output, checkpoint.TDSCheckpoint(args.model, streams, clip.fps, enhancer,
+    tds_files.save(args.output, tds_files.TDSCheckpoint(args.model, streams, clip.fps, enhancer,
                                                           shared is not None, train, metrics))
     result = {"model": args.model, "output": str(args.output), "frames": n, "height": h, "width": w,
               "enhancer_params": sum(p.numel() for p in enhancer.parameters()), "seconds": seconds, **metrics}

@@ -23,13 +23,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ...runtime.atomic import atomic_open
-from ...runtime.gop import GopLayout
-from ..checkpoint import read_checkpoint
-from ..errors import TrainerError
-from .enhancer import Enhancer, EnhancerConfig
-from .gop import make_layout
-from .pipeline import Streams
+from ..runtime.atomic import atomic_open
+from ..runtime.errors import UserError
+from ..runtime.gop import GopLayout
+from ..trainer.checkpoint import read_checkpoint
+from ..trainer.errors import TrainerError
+from ..trainer.tds.enhancer import Enhancer, EnhancerConfig
+from .files import refuse_package
+from .tds_streams import Streams, make_layout
 
 FORMAT, VERSION = "nervkit-tds", 1
 
@@ -74,11 +75,12 @@ def is_tds(obj) -> bool:
 
 
 def load(path) -> TDSCheckpoint:
+    refuse_package(path)
     obj = read_checkpoint(path)
     if not is_tds(obj):
-        raise TrainerError(f"{path}: not a nervkit TDS checkpoint (tds.pt)")
+        raise UserError(f"{path}: not a nervkit TDS checkpoint (tds.pt)")
     if obj.get("version") != VERSION:
-        raise TrainerError(f"{path}: tds.pt version {obj.get('version')} is not supported (want {VERSION})")
+        raise UserError(f"{path}: tds.pt version {obj.get('version')} is not supported (want {VERSION})")
     try:
         v = obj["video"]
         lay: GopLayout = make_layout(v["num_frames"], v["height"], v["width"], obj["gop"], obj["scale"])
@@ -88,7 +90,7 @@ def load(path) -> TDSCheckpoint:
         enhancer.load_state_dict(obj["enhancer"]["state_dict"])
         return TDSCheckpoint(obj["model"], streams, v["fps"], enhancer.eval(), obj["enhancer"]["shared"],
                              obj.get("train"), obj.get("metrics", {}))
-    except TrainerError:
+    except (UserError, TrainerError):
         raise
     except (KeyError, TypeError, RuntimeError, AttributeError) as err:
-        raise TrainerError(f"{path}: damaged tds.pt ({str(err).splitlines()[0][:200]})") from None
+        raise UserError(f"{path}: damaged tds.pt ({str(err).splitlines()[0][:200]})") from None
