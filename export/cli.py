@@ -1,5 +1,5 @@
-"""``nerv-export MODEL -o clip.nvpkg``: compress a trained model (or the official HNeRV checkpoint) into
-one package.
+"""``nerv-export MODEL -o clip.nvpkg``: compress a trained model (or the official HNeRV checkpoint, or a
+TDS ``tds.pt``) into one package.
 
 Prints progress and a summary to stderr; ``--json FILE`` ('-' = stdout) writes the report (size, bits per
 pixel, entropy coders, PSNR before/after compression on the first ``--eval-frames`` frames).
@@ -14,10 +14,14 @@ from ..runtime.atomic import all_or_nothing, check_writable
 from ..runtime.backends.trt import unavailable as trt_unavailable
 from ..runtime.errors import UserError
 from ..runtime.jsonout import add_json_argument, check_json_target, write_json
+from ..trainer.checkpoint import read_checkpoint
 from .build import ExportOptions, build_package, export_decoder
-from .files import read_model
+from .files import read_model, refuse_package
 from .onnx_graph import save_onnx
 from .passes.pipeline import optimize_for
+from .tds_files import is_tds
+from .tds_files import load as load_tds
+from .tds_package import build_tds_package
 from .tool import run_tool
 from .trt.engine import cached_engine
 
@@ -77,6 +81,10 @@ def _export(args) -> int:
     if missing and not args.onnx:
         raise UserError(f"--trt: {missing}")
     print(f"nerv-export: loading {args.model}", file=sys.stderr)
+    refuse_package(args.model)
+    obj = read_checkpoint(args.model)
+    if is_tds(obj):
+        return _export_tds(args, load_tds(args.model, obj))
     loaded = read_model(args.model, video_path=args.video)
     if args.source:
         video = loaded.video
@@ -109,6 +117,22 @@ def _export(args) -> int:
         engine = cached_engine(args.output, trt, args.precision)
         report["trt_engine"] = str(engine)
         print(f"nerv-export: TensorRT engine cached at {engine}", file=sys.stderr)
+    if args.json:
+        write_json(args.json, report)
+    return 0
+
+
+def _export_tds(args, ck) -> int:
+    """The TDS package (base streams, enhancer graph and coded weights, gop plan): ``--quant-bits`` and
+    ``--onnx`` apply; the options of per-frame decoders do not."""
+    if args.trt or args.prune or args.source or args.video or args.embed_bits != 6:
+        raise UserError("a tds.pt takes --quant-bits, --onnx and --json only (no --trt, --prune, --source, --video, "
+                        "--embed-bits)")
+    print("nerv-export: exporting the enhancer graph, writing the package", file=sys.stderr)
+    report = build_tds_package(ck, args.output, args.quant_bits, args.onnx)
+    print(f"nerv-export: wrote {args.output}: {report['file_bytes']:,} bytes ({report['base_bytes']:,} of base "
+          f"streams), {report['bpp']:.4f} bpp, {report['frames']} frames {report['width']}x{report['height']}",
+          file=sys.stderr)
     if args.json:
         write_json(args.json, report)
     return 0

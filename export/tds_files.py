@@ -74,9 +74,10 @@ def is_tds(obj) -> bool:
     return isinstance(obj, dict) and obj.get("format") == FORMAT
 
 
-def load(path) -> TDSCheckpoint:
+def load(path, obj: dict | None = None) -> TDSCheckpoint:
+    """Read ``path`` (or take ``obj``, its already read content)."""
     refuse_package(path)
-    obj = read_checkpoint(path)
+    obj = read_checkpoint(path) if obj is None else obj
     if not is_tds(obj):
         raise UserError(f"{path}: not a nervkit TDS checkpoint (tds.pt)")
     if obj.get("version") != VERSION:

@@ -3,6 +3,7 @@
     nerv-bench clip.nvpkg --json bench.json --plot bench.png
     nerv-bench hnerv.nvpkg snerv.nvpkg hfs.nvpkg      # a suite: each family's cost relative to HNeRV
     nerv-bench --suite packages/                      # every .nvpkg in a folder
+    nerv-bench tds.nvpkg                              # a gop plan: the TDS pipeline vs its base codec
 
 Each decoder (the eager baseline ``<family>-eager``, the trainer's module in fp32 as the papers' codes
 run it, see :mod:`.eager`; then every available runtime backend in every precision it runs here:
@@ -12,7 +13,8 @@ embeddings are entropy-decoded once, before any clock starts, and every call ret
 Each row is compared with the fp32 reference (the eager baseline, else the first fp32 backend): max
 pixel difference, PSNR, and the package's recorded quality-guard cost; its FLOP/s are a share of this
 CPU's measured peak in its precision. A suite adds one comparison block: each package's time per frame
-relative to the HNeRV package among them, beside its MACs relative to HNeRV's.
+relative to the HNeRV package among them, beside its MACs relative to HNeRV's. A ``gop``-plan package
+(temporal down-sampling) is timed as a pipeline against its base codec alone (:mod:`.bench_gop`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from nervkit.runtime.precision import PRECISIONS, guard_results, record_key
 from nervkit.runtime.timing import measure
 
 from . import machine
+from .bench_gop import bench_gop
 from .benchreport import check_plot_target, plot, table
 from .eager import eager_name
 from .frames import parse_frames
@@ -140,14 +143,17 @@ def bench_package(path: str, args, decoders, peaks: dict[str, dict]) -> dict:
     ``peaks`` caches each device's measured peak (measured on first use, once arguments are known good).
     """
     with open_package(path) as pkg:
+        gop = pkg.plan.kind == "gop"  # the base streams decode whole: time every frame by default
         frames = parse_frames(args.frames, pkg.num_frames) if args.frames else range(
-            min(DEFAULT_FRAMES, pkg.num_frames))
-        n = len(frames)
-        feeds = pkg.embeddings(frames.start, frames.stop)
-        macs = macs_per_frame(pkg)
+            pkg.num_frames if gop else min(DEFAULT_FRAMES, pkg.num_frames))
         for key in sorted({f"{d} {p}" for _, d, p in decoders} - set(peaks)):
             print(f"nerv-bench: measuring the peak FLOP/s of {key}", file=sys.stderr)
             peaks[key] = machine.peak_flops(*key.split())
+        if gop:
+            return bench_gop(pkg, args, decoders, _make, frames, peaks)
+        n = len(frames)
+        feeds = pkg.embeddings(frames.start, frames.stop)
+        macs = macs_per_frame(pkg)
         params = pkg.num_weights + pkg.num_frames * sum(math.prod(s) for s in pkg.embed_shapes.values())
         info = {"path": str(path), "family": pkg.family, "frames": [frames.start, frames.stop],
                 "height": pkg.height, "width": pkg.width, "parameters": params, "macs_per_frame": macs,
@@ -239,7 +245,7 @@ def _main(argv: Sequence[str] | None) -> int:
     packages = [bench_package(p, args, decoders, peaks) for p in paths]
     report = {"machine": machine.describe(gpu), "peak": peaks,
               "settings": {"warmup": args.warmup, "repeats": args.repeats,
-                           "frames": args.frames or f"first {DEFAULT_FRAMES}",
+                           "frames": args.frames or f"first {DEFAULT_FRAMES} (all for a gop plan)",
                            "timed": "decoder network only, per batch call, outputs on the host; "
                                     "decoders interleaved per round, median"},
               "packages": packages}

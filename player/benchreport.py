@@ -45,6 +45,12 @@ def table(report: dict) -> str:
                    "-" if r["guard_loss_db"] is None else f"{r['guard_loss_db']:.4f}"]
             rows.append(row)
         lines += _aligned(rows, left=3)
+        if p.get("plan") == "gop":
+            lines.append(f"  gop plan: the {p['base_codec']} row decodes the base streams alone "
+                         f"({p['base_seconds']:.3f} s); every other row is the TDS pipeline, that decode plus "
+                         "the enhancer; enhancer alone: " + ", ".join(
+                             f"{r['decoder']} batch {r['batch']} {r['enhance_fps']:.2f} FPS"
+                             for r in p["results"] if r["enhance_fps"] is not None))
     suite = report.get("versus_hnerv")
     if suite:
         lines += ["", f"suite: time per frame relative to {Path(suite['hnerv']).name} "

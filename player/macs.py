@@ -31,7 +31,8 @@ def graph_macs(model, input_shapes: dict[str, tuple[int, ...]]) -> int:
 
     ``input_shapes`` gives each graph input's per-frame shape (without the batch). Shapes come from ONNX
     shape inference with the batch fixed to 1. Conv: ``prod(output [C, H, W]) * C_in / group *
-    prod(kernel)``; ConvTranspose: ``prod(input [C, H, W]) * C_out / group * prod(kernel)``. Element-wise
+    prod(kernel)`` (``DeformConv`` alike: its bilinear sampling is not counted); ConvTranspose:
+    ``prod(input [C, H, W]) * C_out / group * prod(kernel)``. Element-wise
     ops (GELU, adds, resizes) are not counted: a few per value, and not what the papers' MACs count either.
     """
     import onnx
@@ -51,13 +52,13 @@ def graph_macs(model, input_shapes: dict[str, tuple[int, ...]]) -> int:
         shapes[init.name] = list(init.dims)
     macs = 0  # with the batch at 1, every product below is per frame
     for node in model.graph.node:
-        if node.op_type not in ("Conv", "ConvTranspose"):
+        if node.op_type not in ("Conv", "ConvTranspose", "DeformConv"):
             continue
         out = shapes.get(node.output[0])
         if not out or not all(out):
             raise UserError(f"cannot infer the output shape of {node.op_type} node {node.name!r}")
         a, b = shapes[node.input[0]], shapes[node.input[1]]
-        if node.op_type == "Conv":  # b: [C_out, C_in / group, k...]
+        if node.op_type != "ConvTranspose":  # Conv, DeformConv: b [C_out, C_in / group, k...]
             macs += math.prod(out) * math.prod(b[1:])
         else:  # ConvTranspose, b: [C_in, C_out / group, k...]
             macs += math.prod(a) * math.prod(b[1:])

@@ -98,7 +98,8 @@ def _main(argv: Sequence[str] | None) -> int:
         start = time.perf_counter()
         prefetcher = Prefetcher(dec.decode_frames, frames, batch=args.batch, depth=max(8, 2 * args.batch),
                                 loop=args.loop)
-        stack.callback(_report, prefetcher, start, f"{dec.backend} {dec.precision}")
+        stack.push(lambda kind, *_: None if kind and not issubclass(kind, KeyboardInterrupt) else _report(
+            prefetcher, start, f"{dec.backend} {dec.precision}"))  # no closing line after an error
         stack.callback(prefetcher.close)
         if args.output:
             run_headless(prefetcher, sink.write)  # a reader that goes away: run_cli's broken-pipe exit

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import UserError
+from .errors import PackageError, UserError
 
 BASES = {"x265": ("libx265", "hevc"), "x264": ("libx264", "h264")}
 """Base codec name -> (PyAV encoder, PyAV decoder)."""
@@ -31,23 +31,36 @@ def check_base(base: str) -> None:
         raise UserError(f"--base {base!r}: choose one of {', '.join(BASES)}")
 
 
-def decode(data: bytes, base: str, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode a ``base`` bitstream to RGB ``uint8 [N, H, W, 3]`` (bicubic-scaled to ``size`` when given)."""
+def decode(data: bytes, base: str, size: tuple[int, int] | None = None,
+           expect: tuple[int, int, int] | None = None) -> np.ndarray:
+    """Decode a ``base`` bitstream to RGB ``uint8 [N, H, W, 3]`` (bicubic-scaled to ``size`` when given).
+
+    ``expect`` = (frames, coded height, coded width): what an untrusted stream (a package's) must hold;
+    a frame of another size, or one frame more, is a ``PackageError`` as soon as it is decoded, so a
+    hostile stream never makes more than that many frames exist.
+    """
     check_base(base)
     av = require_av()
     ctx = av.CodecContext.create(BASES[base][1], "r")
+    out = []
+
+    def take(frames) -> None:
+        for f in frames:
+            if expect is not None and (len(out) == expect[0] or (f.height, f.width) != expect[1:]):
+                raise PackageError(f"the {base} stream holds {len(out) + 1} or more frames of "
+                                   f"{f.width}x{f.height}; the manifest says {expect[0]} of "
+                                   f"{expect[2]}x{expect[1]}")
+            if size is not None:
+                f = f.reformat(width=size[1], height=size[0], format="rgb24", interpolation="BICUBIC")
+            out.append(f.to_ndarray(format="rgb24"))
+
     try:
-        frames = []
         for packet in [*ctx.parse(data), *ctx.parse(None)]:
-            frames += ctx.decode(packet)
-        frames += ctx.decode(None)
+            take(ctx.decode(packet))
+        take(ctx.decode(None))
     except av.FFmpegError as err:
         raise UserError(f"damaged {base} stream ({err})") from None
-    if not frames:
-        raise UserError(f"the {base} stream holds no frame")
-    out = []
-    for f in frames:
-        if size is not None:
-            f = f.reformat(width=size[1], height=size[0], format="rgb24", interpolation="BICUBIC")
-        out.append(f.to_ndarray(format="rgb24"))
+    if not out or (expect is not None and len(out) != expect[0]):
+        raise PackageError(f"the {base} stream holds {len(out)} frames; the manifest says {expect[0]}"
+                           if out else f"the {base} stream holds no frame")
     return np.stack(out)

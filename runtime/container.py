@@ -33,7 +33,7 @@ from .atomic import AtomicOutput
 from .errors import PackageError
 
 MAGIC = b"\x89NVPKG\r\n"
-MAJOR, MINOR = 1, 1
+MAJOR, MINOR = 1, 2
 _HEADER = struct.Struct("<8sHHIQ32s")
 MAX_MANIFEST = 16 << 20
 """Largest manifest accepted (16 MiB; a real one is a few kB)."""

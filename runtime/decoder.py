@@ -27,6 +27,10 @@ def to_uint8(frames: np.ndarray) -> np.ndarray:
     return out
 
 
+def _same(frames: np.ndarray) -> np.ndarray:
+    return frames
+
+
 class Decoder:
     """Decode frames of ``package`` with ``backend`` in ``precision``, ``batch`` frames per call.
 
@@ -34,17 +38,28 @@ class Decoder:
     that the package's quality guard trusts (``nervkit.runtime.precision``). After construction
     ``backend`` and ``precision`` are the resolved names (``openvino``, ``bf16`` ...). The graph is checked
     at ``batch`` and the memory estimate refused above ``max_memory`` bytes before any session exists.
-    While a batch runs, the next batch's embeddings are entropy-decoded in a second thread.
+    The package's decode plan (``nervkit.runtime.plan``) says which graph runs make which frame; with
+    a per-frame plan, the next batch's embeddings are entropy-decoded in a second thread while a batch
+    runs. ``auto`` picks among the backends the plan's graph runs on.
     """
 
     def __init__(self, package: Package, backend: str = "auto", batch: int = 1, precision: str = "auto",
                  max_memory: int = DEFAULT_MAX_MEMORY):
         if batch < 1:
             raise UserError(f"batch must be at least 1, got {batch}")
-        self.package, self.batch = package, batch
+        self.package, self.batch, self.plan = package, batch, package.plan
+        if backend == "auto" and self.plan.backends is not None:
+            backend = next((b for b in backends.available_backends() if b in self.plan.backends),
+                           self.plan.backends[-1])
         self.backend, self.precision = backends.resolve(backend, precision, package)
+        if self.plan.backends is not None and self.backend not in self.plan.backends:
+            raise UserError(f"backend {self.backend!r} cannot run this package's {self.plan.kind} plan; "
+                            f"use {' or '.join(self.plan.backends)}")
         self._impl = backends.create(self.backend, package, batch, self.precision, max_memory)
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="nerv-entropy")
+        self._made: dict[int, np.ndarray] = {}
+        """Frames a plan made by graph runs that a later call may reference again (a ``gop`` plan's
+        enhanced frames of the groups last decoded), so consecutive calls never redo a run."""
 
     def _range(self, start: int, stop: int | None) -> tuple[int, int]:
         n = self.package.num_frames
@@ -53,21 +68,14 @@ class Decoder:
             raise UserError(f"frames {start}:{stop} are outside the package's 0:{n}")
         return start, stop
 
-    def _feeds(self, start: int, stop: int | None) -> Iterator[dict[str, np.ndarray]]:
-        """Each batch's embeddings, the next one decoding while the caller runs the network."""
+    def _batches(self, run_final, finish, start: int, stop: int | None) -> Iterator[np.ndarray]:
         start, stop = self._range(start, stop)
-        bounds = [(a, min(a + self.batch, stop)) for a in range(start, stop, self.batch)]
-        pending = self._reader.submit(self.package.embeddings, *bounds[0])
-        for k in range(len(bounds)):
-            feeds = pending.result()
-            if k + 1 < len(bounds):
-                pending = self._reader.submit(self.package.embeddings, *bounds[k + 1])
-            yield feeds
+        yield from self.plan.batches(self.package, self._impl.run, run_final, finish, start, stop, self.batch,
+                                     self._reader, self._made)
 
     def decode_batches(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         """float32 ``[n, 3, H, W]`` in [0, 1] per batch (``n <= batch``) for frames ``[start, stop)``."""
-        for feeds in self._feeds(start, stop):
-            yield self._impl.run(feeds)
+        yield from self._batches(self._impl.run, _same, start, stop)
 
     def decode_float(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """All frames ``[start, stop)`` as one float32 array ``[n, 3, H, W]`` in [0, 1]."""
@@ -76,9 +84,8 @@ class Decoder:
     def decode_frames(self, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
         """uint8 RGB ``[n, H, W, 3]`` per batch for frames ``[start, stop)`` (``to_uint8`` of the float
         frames, done inside the backend where it can)."""
-        run_uint8 = getattr(self._impl, "run_uint8", None)
-        for feeds in self._feeds(start, stop):
-            yield run_uint8(feeds) if run_uint8 else to_uint8(self._impl.run(feeds))
+        run_uint8 = getattr(self._impl, "run_uint8", None) or (lambda feeds: to_uint8(self._impl.run(feeds)))
+        yield from self._batches(run_uint8, to_uint8, start, stop)
 
     def decode_frame(self, index: int) -> np.ndarray:
         """Frame ``index`` as uint8 RGB ``[H, W, 3]``."""

@@ -6,8 +6,8 @@ graph is therefore checked first, with only ``onnx``'s parser and static shape i
 allocated from a declared size, nothing runs):
 
 1. ``format``: it parses as one ONNX model, opset 13..``MAX_OPSET`` of the standard domain only;
-2. ``ops``: every node's op is in the allow-list of the graph's flavour (:data:`FLAVOUR_OPS`: what
-   nervkit's exporters emit), in the standard domain;
+2. ``ops``: every node's op is in the allow-list of the graph's flavour (:data:`FLAVOURS`: what
+   nervkit's exporters emit for that kind of graph), in the standard domain;
 3. ``nesting``: no local functions, no graph-valued attributes (``If``/``Loop``/``Scan`` bodies),
    no attribute references, no sparse tensors, no string tensors;
 4. ``external-data``: the only external data are the package's own weights, location ``nvpkg:weights``,
@@ -15,9 +15,8 @@ allocated from a declared size, nothing runs):
 5. ``constants``: inline initializers and ``Constant`` values hold at most :data:`MAX_CONSTANT_BYTES`;
 6. ``io``: the inputs and outputs are exactly those the caller names, with their shapes;
 7. ``shapes``: with the batch fixed, static shape inference gives every tensor a fully known shape of
-   at most ``batch x`` :data:`MAX_VALUES_PER_SAMPLE` ``x`` (values of one output sample) elements, so
-   no ``Constant``, ``ConstantOfShape``, ``Expand``, ``Tile`` or ``Resize`` can grow past what the
-   frame size implies.
+   at most ``batch x`` the flavour's values per sample ``x`` (values of one output sample) elements,
+   so no ``Resize`` (or any op) can grow past what the frame size implies.
 
 :func:`check_graph` applies them to one graph (a decoder made of several graphs calls it per graph)
 and returns the :class:`GraphFacts` the memory estimate uses. A refusal is a ``PackageError`` whose
@@ -48,8 +47,34 @@ PACKAGE_OPS = frozenset({
 })
 """Ops of the graphs ``nerv-export`` stores: ``optimize_for(..., "ort", fold=False)`` over every
 registered family (Haar transforms lowered to standard ops; ``Pad`` for odd frame sides)."""
-FLAVOUR_OPS = {"ort": PACKAGE_OPS}
-"""Allow-list per graph flavour (a backend or decode plan with graphs of another flavour adds its own)."""
+ENHANCER_OPS = frozenset({
+    "Add", "AveragePool", "Concat", "Conv", "DeformConv", "Div", "Gather", "LeakyRelu", "MatMul", "MaxPool", "Mul",
+    "ReduceMean", "Relu", "Reshape", "Resize", "Sigmoid", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Transpose",
+    "Unsqueeze",
+})
+"""Ops of the TDS enhancer graph a ``gop`` plan runs (``export/tds_onnx.py``, opset 19, shape-static but
+for the batch): PCD's ``DeformConv``, MTA's per-pixel attention (``MatMul``, ``Softmax``, ``Transpose``;
+adaptive LayerNorm's ``Sqrt``) and PSA's ``MaxPool``, with the convolutional ops of the other graphs."""
+ENHANCER_VALUES_PER_SAMPLE = 384
+"""The enhancer's widest tensors per output value: MTA's concatenation of 3 scales x 3 frames x C channels
+and its ``[pixels, 3 frames, 3C]`` query/key/value projection, ``9C`` per pixel against 3 output values,
+``3C`` = 384 at the paper's width (C = 128)."""
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """What one kind of package graph may hold."""
+
+    ops: frozenset[str]
+    """The op allow-list (standard domain)."""
+    values_per_sample: int
+    """Largest tensor, in values per value of one output sample."""
+
+
+FLAVOURS = {"per-frame": Flavour(PACKAGE_OPS, MAX_VALUES_PER_SAMPLE),
+            "enhancer": Flavour(ENHANCER_OPS, ENHANCER_VALUES_PER_SAMPLE)}
+"""Per graph flavour, keyed by the decode plan step that runs the graph (``nervkit.runtime.plan``): a
+per-frame decoder, or the enhancer of a ``gop`` plan. A flavour never widens another's list."""
 
 _FLOAT_TYPES = {1: 4, 10: 2, 11: 8, 16: 2}  # FLOAT, FLOAT16, DOUBLE, BFLOAT16 -> bytes
 _ELEM_BYTES = {**_FLOAT_TYPES, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 12: 4, 13: 8}
@@ -179,13 +204,13 @@ def _fold_shape_constants(graph) -> None:
 
 
 def check_graph(graph_bytes: bytes, *, inputs: dict[str, tuple[int, ...]], outputs: dict[str, tuple[int, ...]],
-                weights: dict[str, tuple[int, ...]], batch: int = 1, flavour: str = "ort") -> GraphFacts:
+                weights: dict[str, tuple[int, ...]], batch: int = 1, flavour: str = "per-frame") -> GraphFacts:
     """Apply the module's rules to one ONNX graph; return its :class:`GraphFacts` or raise ``PackageError``.
 
     ``inputs`` / ``outputs``: name -> per-sample shape (the batch axis, first, is left out);
     ``weights``: name -> shape of the package weights the graph reads as ``nvpkg:weights`` external data;
     ``batch``: the batch the graph will run at (shapes are inferred for it); ``flavour``: a key of
-    :data:`FLAVOUR_OPS`.
+    :data:`FLAVOURS`.
     """
     import onnx
     from google.protobuf.message import DecodeError
@@ -200,7 +225,8 @@ def check_graph(graph_bytes: bytes, *, inputs: dict[str, tuple[int, ...]], outpu
     if len(model.functions):
         raise _refuse("nesting", "the model defines local functions")
     graph = model.graph
-    constant_bytes = _check_nodes(graph, FLAVOUR_OPS[flavour]) + _check_initializers(graph, weights)
+    rules = FLAVOURS[flavour]
+    constant_bytes = _check_nodes(graph, rules.ops) + _check_initializers(graph, weights)
     if constant_bytes > MAX_CONSTANT_BYTES:
         raise _refuse("constants", f"{constant_bytes:,} bytes of inline constants; at most {MAX_CONSTANT_BYTES:,}")
     if [o.name for o in graph.output] != list(outputs):
@@ -213,7 +239,7 @@ def check_graph(graph_bytes: bytes, *, inputs: dict[str, tuple[int, ...]], outpu
     except Exception as err:  # onnx raises InferenceError, ValidationError, RuntimeError
         raise _refuse("shapes", f"shape inference failed ({str(err).splitlines()[0][:150]})") from None
     known = {vi.name: _dims(vi) for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
-    limit = batch * MAX_VALUES_PER_SAMPLE * max(math.prod(s) for s in outputs.values())
+    limit = batch * rules.values_per_sample * max(math.prod(s) for s in outputs.values())
     sizes = []
     for node in inferred.graph.node:
         for name in node.output:

@@ -23,6 +23,7 @@ def describe(path: str) -> dict:
         return {"path": path, "format_version": "{}.{}".format(*pkg.version), "family": pkg.family,
                 "frames": frames, "height": h, "width": w, "fps": pkg.fps,
                 "embed_inputs": {k: list(v) for k, v in pkg.embed_shapes.items()},
+                "plan": {"kind": pkg.plan.kind, "description": pkg.plan.describe()},
                 "decoder_params": pkg.num_weights, "file_bytes": pkg.file_size,
                 "bpp": 8.0 * pkg.file_size / (frames * h * w), "coders": pkg.coders(), "sections": sections,
                 "manifest": pkg.manifest}
@@ -42,6 +43,7 @@ def _main(argv) -> int:
     video = f"{info['frames']} frames, {info['width']}x{info['height']}, {info['fps']:g} fps"
     print(f"{info['path']}: nvpkg {info['format_version']}, family {info['family']}", file=out)
     print(f"  video     {video}", file=out)
+    print(f"  plan      {info['plan']['description']}", file=out)
     print(f"  decoder   {info['decoder_params']:,} weights; inputs "
           + ", ".join(f"{k} {v}" for k, v in info["embed_inputs"].items()), file=out)
     print(f"  size      {info['file_bytes']:,} bytes = {info['bpp']:.4f} bits per pixel", file=out)

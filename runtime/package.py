@@ -1,4 +1,5 @@
-"""``open_package``: a validated ``.nvpkg`` with its video metadata, weights and per-frame embeddings.
+"""``open_package``: a validated ``.nvpkg`` with its video metadata, decode plan, weights and per-frame
+embeddings.
 
 Everything is checked when the package is opened (container checksums, manifest schema and caps,
 stream headers against the tensor shapes they must fill), so later reads fail only if the file is
@@ -17,6 +18,7 @@ from .container import Container, Source
 from .entropy import CodedStream
 from .errors import PackageError
 from .graph_rules import GraphFacts, check_graph
+from .plan import parse_plan
 from .quant import dequantize
 
 MAX_FRAMES = 1 << 20
@@ -128,7 +130,12 @@ class Package:
         if not inputs:
             raise _bad("graph.inputs is empty")
         self.embed_names = tuple(inputs)
+        """The graph's inputs in order (the per-frame embeddings, for a per-frame plan)."""
         self.embed_shapes = {k: _shape(v, f"graph.inputs.{k}", MAX_FRAME_ELEMENTS) for k, v in inputs.items()}
+        self.plan = parse_plan(m, self.num_frames, self._container.sections)
+        dictated = self.plan.graph_inputs(self.height, self.width)
+        if dictated is not None and self.embed_shapes != dictated:
+            raise _bad(f"graph.inputs must be {dictated} for a {self.plan.kind} plan")
         if _get(graph, "output", str, "graph") != "frames":
             raise _bad("graph.output must be 'frames'")
         params = self._container.section(_get(m, "params_section", str, "manifest"))
@@ -148,10 +155,11 @@ class Package:
             raise _bad("the weight stream's symbol count does not match the tensor shapes")
 
         embeds = _get(m, "embeddings", dict, "manifest")
-        if set(embeds) != set(self.embed_names):
-            raise _bad("embeddings and graph.inputs name different tensors")
+        embedded = self.embed_names if self.plan.embedded else ()
+        if set(embeds) != set(embedded):
+            raise _bad(f"embeddings must name {list(embedded)} for a {self.plan.kind} plan")
         self._embeds = {}
-        for name in self.embed_names:
+        for name in embedded:
             rec = _get(embeds, name, dict, "embeddings")
             q = QuantTensor(rec, f"embeddings.{name}", MAX_FRAMES * MAX_FRAME_ELEMENTS, params)
             if q.shape != (self.num_frames, *self.embed_shapes[name]):
@@ -165,15 +173,18 @@ class Package:
     def check_graph(self, batch: int) -> GraphFacts:
         """Apply the graph rules (:mod:`.graph_rules`) to the decoder graph run at ``batch``."""
         return check_graph(self._graph, inputs=self.embed_shapes, outputs={"frames": (3, self.height, self.width)},
-                           weights={t.name: t.shape for t in self.weight_tensors}, batch=batch)
+                           weights={t.name: t.shape for t in self.weight_tensors}, batch=batch,
+                           flavour=self.plan.graph_flavour)
 
     def memory_estimate(self, facts: GraphFacts) -> int:
         """Bytes a decoder of this package needs at ``facts.batch``: the float32 weights twice (ours and the
         backend's packed copy), the inline constants twice, the graph's working set, and per frame its
-        inputs plus the float and uint8 output."""
+        inputs plus the float and uint8 output, and what the decode plan holds (a ``gop`` plan's decoded
+        base frames)."""
         frame = 3 * self.height * self.width
         per_frame = 4 * sum(math.prod(s) for s in self.embed_shapes.values()) + 5 * frame
-        return 8 * self.num_weights + 2 * facts.constant_bytes + facts.working_set + facts.batch * per_frame
+        return (8 * self.num_weights + 2 * facts.constant_bytes + facts.working_set + facts.batch * per_frame
+                + self.plan.resident_bytes(self.height, self.width))
 
     def _stream(self, section: str) -> CodedStream:
         return CodedStream(*self._container.reader(section))
@@ -185,6 +196,10 @@ class Package:
     def graph_bytes(self) -> bytes:
         """The decoder graph: ONNX bytes whose weight initializers are external (see ``weights()``)."""
         return self._graph
+
+    def section(self, key: str) -> bytes:
+        """The whole (checked) section ``key``, e.g. a base-codec bitstream of a ``gop`` plan."""
+        return self._container.section(key)
 
     def weights(self) -> dict[str, np.ndarray]:
         """Dequantised decoder weights, float32, keyed by ONNX initializer name."""

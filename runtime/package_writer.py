@@ -31,8 +31,9 @@ def _record(name: str, q: Quantized, params: bytearray) -> dict:
 
 
 def write_package(path: str | os.PathLike, *, family: str, config: dict, video: dict, graph: bytes,
-                  weights: dict[str, Quantized], embeddings: dict[str, Quantized], extra: dict | None = None
-                  ) -> int:
+                  weights: dict[str, Quantized], embeddings: dict[str, Quantized], extra: dict | None = None,
+                  plan: dict | None = None, inputs: dict[str, list[int]] | None = None,
+                  streams: dict[str, bytes] | None = None) -> int:
     """Entropy-code ``weights`` and ``embeddings`` and write one package; returns its size in bytes.
 
     ``family``, ``config``: the registered model name and its config as plain JSON (what the trainer
@@ -41,6 +42,9 @@ def write_package(path: str | os.PathLike, *, family: str, config: dict, video: 
     ``graph``: ONNX bytes whose initializers named in ``weights`` are external.
     ``embeddings``: per graph input, codes ``[num_frames, ...]``; each frame becomes one chunk.
     ``extra``: more manifest entries (compression settings, quality statistics).
+    ``plan``: the decode plan (:mod:`.plan`; default ``{"kind": "per-frame"}``), ``inputs``: the graph's
+    inputs with their per-frame shapes when the plan, not the embeddings, defines them, ``streams``:
+    sections stored as they are (a ``gop`` plan's base-codec bitstreams), named by the plan.
     """
     params = bytearray()
     tensors = [_record(name, q, params) for name, q in weights.items()]
@@ -52,14 +56,16 @@ def write_package(path: str | os.PathLike, *, family: str, config: dict, video: 
         blob, coder = encode_stream(q.codes, math.prod(q.codes.shape[1:]))
         sections[f"embed.{name}"] = blob
         embeds[name] = {**_record(name, q, params), "stream": f"embed.{name}", "coder": coder}
+    sections.update(streams or {})
     sections["params"] = bytes(params)
     manifest = {
         "format": "nvpkg",
         "family": family,
         "config": config,
         "video": {"colour": DEFAULT_COLOUR, "source": "", **video},
-        "graph": {"section": "graph", "inputs": {k: list(q.codes.shape[1:]) for k, q in embeddings.items()},
-                  "output": "frames"},
+        "graph": {"section": "graph", "output": "frames",
+                  "inputs": inputs or {k: list(q.codes.shape[1:]) for k, q in embeddings.items()}},
+        "plan": plan or {"kind": "per-frame"},
         "params_section": "params",
         "weights": {"stream": "weights", "coder": weight_coder, "tensors": tensors},
         "embeddings": embeds,

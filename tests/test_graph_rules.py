@@ -12,11 +12,11 @@ import pytest
 from graph_edit import package_graph, with_graph
 from onnx import TensorProto, helper, numpy_helper
 from test_nvpkg import make_tiny
-from tiny import tiny_loaded
+from tiny import tiny_loaded, tiny_tds
 
 from nervkit.export.build import ExportOptions, build_package
 from nervkit.runtime import Decoder, PackageError, open_package
-from nervkit.runtime.graph_rules import PACKAGE_OPS
+from nervkit.runtime.graph_rules import ENHANCER_OPS, PACKAGE_OPS
 from nervkit.trainer.registry import model_names
 
 H, W = 32, 64
@@ -146,3 +146,39 @@ def test_max_memory_refuses_and_can_be_raised(valid, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--max-memory" in err[0] and "needs about" in err[0]
     assert play_main([str(pkg), "--no-window", "--max-memory", "1G"]) == 0
+
+
+@pytest.fixture(scope="module")
+def enhancer_pkg(tmp_path_factory):
+    """A TDS package (gop plan): the tiny enhancer's graph, as ``nerv-export tds.pt`` writes it."""
+    pytest.importorskip("av")
+    from nervkit.export.cli import main as export_main
+
+    d = tmp_path_factory.mktemp("tds")
+    assert export_main([str(tiny_tds(d / "tds.pt")), "-o", str(d / "clip.nvpkg")]) == 0
+    return (d / "clip.nvpkg").read_bytes()
+
+
+def test_enhancer_graph_passes_its_rules(enhancer_pkg):
+    """The real enhancer graph holds exactly the enhancer flavour's ops (the list has nothing it does not
+    emit) and passes every rule at the decoder's batch; its widest tensor stays inside the bound."""
+    assert {n.op_type for n in package_graph(enhancer_pkg).graph.node} == ENHANCER_OPS
+    with open_package(enhancer_pkg) as pkg:
+        assert pkg.plan.graph_flavour == "enhancer"
+        facts = pkg.check_graph(4)
+        assert 0 < facts.largest <= 4 * 384 * 3 * H * W
+
+
+@pytest.mark.parametrize("package, op", [("enhancer", "Clip"), ("per-frame", "Softmax")])
+def test_each_flavour_refuses_the_others_ops(valid, enhancer_pkg, tmp_path, package, op):
+    """An op of the other flavour's list (``Clip`` is a per-frame decoder's, ``Softmax`` the enhancer's)
+    appended to a package's graph: nerv-play exits 2 with one line naming the ops rule."""
+    data = enhancer_pkg if package == "enhancer" else valid
+    assert (op in PACKAGE_OPS) != (op in ENHANCER_OPS)
+    pkg = tmp_path / "crafted.nvpkg"
+    pkg.write_bytes(_append(data, [helper.make_node(op, ["frames_pre"], ["frames"])]))
+    proc = _play_bounded(pkg, tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert len(lines) == 1 and f"decoder graph refused (ops): op {op} is not" in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crafted.nvpkg"]

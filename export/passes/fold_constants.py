@@ -24,8 +24,10 @@ from .onnx_edit import add_const, const, consumers, graph_outputs, only_feeds, p
 _AFFINE = ("Mul", "Div", "Add", "Sub")
 
 
-def evaluate_constant_nodes(model: onnx.ModelProto) -> onnx.ModelProto:
-    inits = {i.name for i in model.graph.initializer}
+def evaluate_constant_nodes(model: onnx.ModelProto, keep: frozenset[str] = frozenset()) -> onnx.ModelProto:
+    """Evaluate every node whose inputs are all initializers (step 1); initializers named in ``keep``
+    (weights that must stay under their names) do not count as constants."""
+    inits = {i.name for i in model.graph.initializer} - keep
     for node in list(model.graph.node):
         if is_haar(node) or not node.input or not all(t in inits for t in node.input if t):
             continue

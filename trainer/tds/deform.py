@@ -88,6 +88,6 @@ class ModulatedDeformConv(nn.Module):
         nn.init.zeros_(self.conv_offset.bias)
 
     def forward(self, x: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
-        o = self.conv_offset(feat)
-        n_off = 2 * self.groups * self.kernel * self.kernel
-        return deform_conv(x, o[:, :n_off], torch.sigmoid(o[:, n_off:]), self.weight, self.bias)
+        taps = self.groups * self.kernel * self.kernel
+        offset, mask = self.conv_offset(feat).split([2 * taps, taps], 1)
+        return deform_conv(x, offset, torch.sigmoid(mask), self.weight, self.bias)

@@ -28,7 +28,7 @@ from torch import nn
 
 from ..errors import TrainerError
 from .deform import ModulatedDeformConv
-from .mtsa import MTSA, ConvFusion, lrelu, upsample
+from .mtsa import MTSA, ConvFusion, dims, lrelu, upsample
 
 FRAMES = 3
 """The enhancer always sees three frames: earlier reference, target, later reference."""
@@ -186,11 +186,10 @@ class Enhancer(nn.Module):
         self.iqem = IQEM(c, config.iqem_channels, config.iqem_layers)
 
     def forward(self, earlier: torch.Tensor, target: torch.Tensor, later: torch.Tensor) -> torch.Tensor:
-        b = target.shape[0]
         levels = self.features(torch.cat((earlier, target, later), 0))  # frame-major: [3B, C, ...]
-        refs = [lv[TARGET * b:(TARGET + 1) * b].repeat(FRAMES, 1, 1, 1) for lv in levels]
+        refs = [torch.cat([lv.view(FRAMES, -1, *dims(lv)[1:])[TARGET]] * FRAMES, 0) for lv in levels]
         aligned = self.align(levels, refs)  # all three frames aligned to the target in one batch
-        aligned = aligned.view(FRAMES, b, *aligned.shape[1:]).transpose(0, 1)  # [B, T, C, H, W]
+        aligned = aligned.view(FRAMES, -1, *dims(aligned)[1:]).transpose(0, 1)  # [B, T, C, H, W]
         return target + self.iqem(self.fusion(aligned))
 
 

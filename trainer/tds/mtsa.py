@@ -17,6 +17,13 @@ def lrelu(x: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(x, 0.1)
 
 
+def dims(x: torch.Tensor) -> tuple[int, ...]:
+    """``x``'s shape as Python ints. Under ``torch.onnx.export`` they become constants of the graph (the
+    frame size is fixed per package), so no ``Shape``/``Gather`` chains are traced and every tensor has a
+    static shape once the batch is known; callers write the batch axis as ``-1``."""
+    return tuple(int(d) for d in x.shape)
+
+
 def upsample(x: torch.Tensor, factor: int) -> torch.Tensor:
     """``U``: bilinear up-sampling by ``factor`` (*choice*: bilinear, ``align_corners=False``, as EDVR)."""
     return F.interpolate(x, scale_factor=factor, mode="bilinear", align_corners=False)
@@ -44,10 +51,10 @@ class AdaNorm(nn.Module):
         nn.init.zeros_(self.mod.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mean = x.mean(dim=2, keepdim=True)
-        var = (x - mean).pow(2).mean(dim=2, keepdim=True)
-        x_hat = (x - mean) / torch.sqrt(var + self.eps)
-        gamma, beta = self.mod(x.mean(dim=(3, 4))).chunk(2, dim=-1)  # [B, T, C] each
+        centred = x - x.mean(dim=2, keepdim=True)
+        var = (centred * centred).mean(dim=2, keepdim=True)
+        x_hat = centred / torch.sqrt(var + self.eps)
+        gamma, beta = self.mod(x.mean(dim=(3, 4))).split(dims(x)[2], dim=-1)  # [B, T, C] each
         return x_hat * (1 + gamma[..., None, None]) + beta[..., None, None]
 
 
@@ -74,13 +81,13 @@ class TemporalAttention(nn.Module):
         self.out = nn.Linear(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, c, h, w = x.shape
+        _, t, c, h, w = dims(x)
         d = c // self.heads
-        tokens = x.permute(0, 3, 4, 1, 2).reshape(b * h * w, t, c)
-        q, k, v = self.qkv(tokens).view(b * h * w, t, 3, self.heads, d).permute(2, 0, 3, 1, 4).unbind(0)
+        tokens = x.permute(0, 3, 4, 1, 2).reshape(-1, t, c)  # [BHW, T, C]
+        q, k, v = self.qkv(tokens).view(-1, t, 3, self.heads, d).permute(2, 0, 3, 1, 4).unbind(0)
         attn = torch.softmax(q @ k.transpose(-1, -2) * d ** -0.5, dim=-1)  # [BHW, heads, T, T]
-        y = self.out((attn @ v).transpose(1, 2).reshape(b * h * w, t, c))
-        return y.view(b, h, w, t, c).permute(0, 3, 4, 1, 2)
+        y = self.out((attn @ v).transpose(1, 2).reshape(-1, t, c))
+        return y.view(-1, h, w, t, c).permute(0, 3, 4, 1, 2)
 
 
 class MTA(nn.Module):
@@ -105,12 +112,12 @@ class MTA(nn.Module):
         self.fuse = nn.Conv2d(len(self.SCALES) * frames * channels, channels, 1)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        b, t, c, h, w = feats.shape
+        _, t, c, h, w = dims(feats)
         branches = []
         for s, norm, attn in zip(self.SCALES, self.norms, self.attns):
-            f = feats if s == 1 else F.avg_pool2d(feats.reshape(b * t, c, h, w), s).view(b, t, c, h // s, w // s)
+            f = feats if s == 1 else F.avg_pool2d(feats.reshape(-1, c, h, w), s).view(-1, t, c, h // s, w // s)
             f = f + attn(norm(f))
-            f = f.reshape(b, t * c, h // s, w // s)
+            f = f.reshape(-1, t * c, h // s, w // s)
             branches.append(f if s == 1 else upsample(f, s))
         return lrelu(self.fuse(torch.cat(branches, dim=1)))
 
@@ -181,5 +188,5 @@ class ConvFusion(nn.Module):
         self.fuse = nn.Conv2d(frames * channels, channels, 1)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        b, t, c, h, w = feats.shape
-        return lrelu(self.fuse(feats.reshape(b, t * c, h, w)))
+        _, t, c, h, w = dims(feats)
+        return lrelu(self.fuse(feats.reshape(-1, t * c, h, w)))
