@@ -72,7 +72,7 @@ def check_frames(frames: np.ndarray) -> None:
     """4:2:0 needs even sides."""
     _, h, w, _ = frames.shape
     if h % 2 or w % 2:
-        raise UserError(f"codec anchors are 4:2:0 and need an even frame size, the source is {w}x{h}")
+        raise UserError(f"codec anchors are 4:2:0 and need an even frame size, the source is {h}x{w}")
 
 
 def encode(frames: np.ndarray, spec: Codec, crf: float, path: str | Path, fps: float = 24.0) -> int:

@@ -88,8 +88,8 @@ def _check_packages(paths: list[Path], frames: np.ndarray) -> list[dict]:
     for path in paths:
         with open_package(path) as pkg:
             if (pkg.num_frames, pkg.height, pkg.width) != (n, h, w):
-                raise UserError(f"{path}: {pkg.num_frames} frames of {pkg.width}x{pkg.height}, but the source has "
-                                f"{n} frames of {w}x{h} (same --crop/--resize as nerv-train?)")
+                raise UserError(f"{path}: {pkg.num_frames} frames of {pkg.height}x{pkg.width}, but the source has "
+                                f"{n} frames of {h}x{w} (same --crop/--resize as nerv-train?)")
             out.append({"path": str(path), "family": pkg.family, "bytes": path.stat().st_size})
     return out
 
@@ -97,8 +97,8 @@ def _check_packages(paths: list[Path], frames: np.ndarray) -> list[dict]:
 def _point(frames: np.ndarray, decoded: np.ndarray, nbytes: int, seconds: float) -> dict:
     n, h, w, _ = frames.shape
     if decoded.shape != frames.shape:
-        raise RuntimeError(f"decoded {decoded.shape[0]} frames of {decoded.shape[2]}x{decoded.shape[1]}, "
-                           f"expected {n} of {w}x{h}")
+        raise RuntimeError(f"decoded {decoded.shape[0]} frames of {decoded.shape[1]}x{decoded.shape[2]}, "
+                           f"expected {n} of {h}x{w}")
     psnr, ssim = quality.psnr(frames, decoded), quality.ms_ssim(frames, decoded)
     return {"bytes": nbytes, "bpp": 8.0 * nbytes / (n * h * w), "psnr": float(psnr.mean()),
             "ms_ssim": float(ssim.mean()), "decode_fps": n / seconds, "psnr_per_frame": psnr.round(4).tolist()}
@@ -245,7 +245,7 @@ def _main(argv: Sequence[str] | None) -> int:
         raise UserError(f"--frame {args.frame}: the source has frames 0..{n - 1}")
     if specs:
         anchors.check_frames(frames)
-    print(f"nerv-rd: {args.source}: {n} frames {frames.shape[2]}x{frames.shape[1]}; {len(packages)} package(s)",
+    print(f"nerv-rd: {args.source}: {n} frames {frames.shape[1]}x{frames.shape[2]}; {len(packages)} package(s)",
           file=sys.stderr)
     for info in tqdm(packages, desc="packages", unit="pkg", file=sys.stderr, disable=None, leave=False):
         info["point"] = measure_package(info, frames, args.backend, args.batch)

@@ -91,7 +91,7 @@ def _halve(x: np.ndarray) -> np.ndarray:
 def ms_ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-frame MS-SSIM of uint8 ``[N, H, W, 3]`` frames -> float64 ``[N]`` (at least 11 pixels a side)."""
     if min(a.shape[1:3]) < WIN:
-        raise ValueError(f"MS-SSIM needs frames of at least {WIN} pixels a side, got {a.shape[2]}x{a.shape[1]}")
+        raise ValueError(f"MS-SSIM needs frames of at least {WIN} pixels a side, got {a.shape[1]}x{a.shape[2]}")
     g = gaussian_window()
     return np.concatenate([ms_ssim_with(_unit(a[i:i + _CHUNK]), _unit(b[i:i + _CHUNK]), lambda z: _blur(z, g), _halve)
                            for i in range(0, len(a), _CHUNK)])

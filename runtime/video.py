@@ -172,7 +172,7 @@ def _check_announced(path: Path, frames: int, max_frames: int | None, hw: tuple[
         frames = min(frames, max_frames)
     h, w = hw
     if 2 * frames * h * w * 3 > max_bytes:
-        raise UserError(f"{path}: its {frames} frames of {w}x{h} need about {2 * frames * h * w * 3 / 2**30:.1f} GiB, "
+        raise UserError(f"{path}: its {frames} frames of {h}x{w} need about {2 * frames * h * w * 3 / 2**30:.1f} GiB, "
                         f"more than {max_bytes / 2**30:.1f} GiB; use --max-frames, --crop or --resize, or raise "
                         "--max-memory")
 
