@@ -35,7 +35,8 @@ def main() -> int:
         torch.manual_seed(0)
         model = create_model(name, (h, w), args.frames, args.size)
         with torch.no_grad():
-            embeds = {k: v.detach() for k, v in model.encode(torch.rand(args.frames, 3, h, w)).items()}
+            frames = model.clip_input(torch.rand(args.frames, 3, h, w))  # windows for temporal families
+            embeds = {k: v.detach() for k, v in model.encode(frames).items()}
         save_model(out / f"{name}.pt", LoadedModel(model, VideoInfo(args.frames, h, w), embeds))
         if export([str(out / f"{name}.pt"), "-o", str(out / f"{name}.nvpkg"), "--eval-frames", "0"]):
             return 1

@@ -229,3 +229,83 @@ def test_family_graph_after_passes_matches_eager(name, record_property):
         if node.domain == HAAR_DOMAIN:
             names = {a.name for a in node.attribute}
             assert {"plugin_namespace", "plugin_version"} <= names
+
+
+def test_harmonic_to_phase_is_one_sine_for_every_sign_of_the_weights():
+    from nervkit.export.passes.harmonic import harmonic_to_phase
+    from nervkit.trainer.families.hfe_hnerv import Harmonic
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.act = nn.Conv2d(3, 8, 3, 1, 1), Harmonic(8)
+
+        def forward(self, x):
+            return self.act(self.conv(x) * 4.0)  # arguments over several periods
+
+    torch.manual_seed(0)
+    m = Block()
+    with torch.no_grad():  # every quadrant, the axes and the (0, 0) corner
+        m.act.w1.copy_(torch.tensor([1.3, -0.7, 0.0, -1.1, 0.4, 0.0, -2e-6, 0.9]))
+        m.act.w2.copy_(torch.tensor([0.2, 0.5, -0.8, 0.0, -1.5, 0.0, 1e-7, -0.0]))
+    x = torch.randn(2, 3, 6, 7)
+    graph = harmonic_to_phase(export(m, x))
+    assert ops(graph).count("Sin") == 1 and "Cos" not in ops(graph)
+    eager = m(x).detach().numpy()
+    assert np.abs(run(graph, x.numpy())[0] - eager).max() < 1e-5
+    folded = optimize_for(export(m, x), "ort")  # A and phi evaluated at export
+    assert not {"Atan", "Where", "Cos"} & set(ops(folded))
+    assert np.abs(run(folded, x.numpy())[0] - eager).max() < 1e-5
+
+
+def test_factor_gates_reads_the_feature_map_once():
+    from nervkit.export.passes.factor_gates import factor_gates
+    from nervkit.trainer.families.cf_nerv import Calibration
+
+    class Gates(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calib, self.conv = Calibration(8, 4), nn.Conv2d(8, 8, 1)
+
+        def forward(self, x):
+            y = self.calib(x)
+            return y * torch.sigmoid(self.conv(y)) + y  # HFS-HNeRV's residual gate
+
+    torch.manual_seed(0)
+    m, x = Gates(), torch.randn(2, 8, 5, 6)
+    factored = factor_gates(export(m, x))
+    muls = [t for n in factored.graph.node if n.op_type == "Mul" for t in n.input]
+    assert len(muls) == 4 and len(set(muls)) == 4  # x and y: each read by one Mul, with its summed gates
+    assert np.abs(run(factored, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5
+
+
+def test_merge_parallel_convs_makes_the_error_head_one_conv():
+    from nervkit.export.passes.merge_parallel_convs import merge_parallel_convs
+    from nervkit.trainer.families.cf_nerv import ERRH
+
+    torch.manual_seed(0)
+    m, x = ERRH(6, 0.37), torch.randn(2, 6, 5, 7)
+    merged = merge_parallel_convs(export(m, x))
+    assert ops(merged).count("Conv") == 1
+    assert np.abs(run(merged, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5
+
+
+def test_sink_depth_to_space_moves_the_activation_before_it():
+    from nervkit.export.passes.sink_depth_to_space import sink_depth_to_space
+    from nervkit.trainer.layers import NeRVBlock, UpConv
+
+    class Stage(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block, self.next = NeRVBlock(UpConv(4, 3, 3, 2)), nn.Conv2d(3, 2, 3, 1, 1)
+
+        def forward(self, x):
+            y = self.block(x)
+            return self.next(y) + y.mean()
+
+    torch.manual_seed(0)
+    m, x = Stage(), torch.randn(2, 4, 5, 6)
+    moved = sink_depth_to_space(export(m, x))
+    order = ops(moved)
+    assert order.index("Erf") < order.index("DepthToSpace") and order.count("DepthToSpace") == 1
+    assert np.abs(run(moved, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-6

@@ -61,6 +61,15 @@ def consumers(model: onnx.ModelProto) -> dict[str, list[onnx.NodeProto]]:
     return users
 
 
+def constant_tensors(model: onnx.ModelProto) -> set[str]:
+    """Tensors computed from initializers alone (initializers included): what a backend folds at load."""
+    known = {i.name for i in model.graph.initializer}
+    for node in model.graph.node:  # topological order
+        if node.input and all(t in known for t in node.input if t):
+            known.update(node.output)
+    return known
+
+
 def graph_outputs(model: onnx.ModelProto) -> set[str]:
     return {o.name for o in model.graph.output}
 

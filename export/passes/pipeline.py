@@ -2,7 +2,11 @@
 
 ``optimize_for(model, target, precision)``:
 
-1. cleanup (constants as initializers, no-ops removed);
+1. cleanup (constants as initializers, no-ops removed), then the rewrites that make the same function
+   cheaper to run without changing any weight: the harmonic activation as one sine
+   (:mod:`.harmonic`), gated residuals with one multiply (:mod:`.factor_gates`), summed convolutions
+   of one input as one (:mod:`.merge_parallel_convs`), element-wise chains moved before
+   ``DepthToSpace`` so they fuse into the convolution (:mod:`.sink_depth_to_space`);
 2. with ``fold=True``: constant folding into conv weights, Haar folding, and merging of conv pairs that
    folding or the model left next to each other. ``fold=False`` changes no weight: the package keeps its
    weights entropy-coded by name (a rewritten weight would be stored inline), and the benchmark measures
@@ -24,13 +28,17 @@ from onnx import helper
 from ..haar_onnx import HAAR_DOMAIN, PLUGIN_VERSION, is_haar
 from ..trt.onnx_ops import TRT_ONNX_OPS
 from .cleanup import constants_to_initializers, remove_noops
+from .factor_gates import factor_gates
 from .fold_constants import fold_constants
 from .fold_haar import fold_haar
 from .fp16 import to_fp16
 from .fuse_trt import fuse_idwt_clamp
+from .harmonic import harmonic_to_phase
 from .lower_haar import lower_haar
 from .merge_convs import merge_convs
+from .merge_parallel_convs import merge_parallel_convs
 from .onnx_edit import remove_unused
+from .sink_depth_to_space import sink_depth_to_space
 
 TARGETS = ("ort", "trt")
 PRECISIONS = ("fp32", "fp16")
@@ -74,6 +82,7 @@ def optimize_for(model: onnx.ModelProto, target: str = "ort", precision: str = "
     if opset < 13:
         raise ValueError(f"the passes need ONNX opset >= 13, the graph has {opset}")
     remove_noops(constants_to_initializers(out))
+    sink_depth_to_space(merge_parallel_convs(factor_gates(harmonic_to_phase(out))))
     if fold:
         merge_convs(fold_haar(fold_constants(out)))
     if target == "ort":
