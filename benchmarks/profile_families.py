@@ -6,9 +6,12 @@ profilers (OpenVINO ``PERF_COUNT``, ONNX Runtime session profiling), on one fram
 For each package and each of ``ort-cpu`` fp32, ``openvino`` fp32 and ``openvino`` bf16 (where the CPU
 runs it): total decode milliseconds per frame (median of ``--repeats`` after two warm-ups) and the share
 of each operator type (as each backend names it, e.g. OpenVINO's fused ``Convolution`` or ONNX
-Runtime's ``FusedConv``), summed over the last profiled call. Convolution shares below the MAC share
-point at what is not in the math: element-wise chains that did not fuse, layout reorders, narrow
-convolutions (1 or 3 output channels) that waste vector lanes.
+Runtime's ``FusedConv``), summed over the last profiled call; and the time outside the graph's
+convolutions (``non_conv_share``) and the convolutions' own rate: each convolution node's
+milliseconds, multiply-adds (``player/macs.node_macs``) and GMAC/s, the slowest first. Time outside
+the convolutions, and convolutions far below the rate of the wide ones, are what is not in the math:
+element-wise chains that did not fuse, layout reorders, narrow convolutions (1 or 3 output channels)
+that waste vector lanes.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import numpy as np
 import onnxruntime as ort
 
 from nervkit.player.machine import describe
-from nervkit.player.macs import macs_per_frame
+from nervkit.player.macs import load_graph, node_macs
 from nervkit.runtime import open_package
 from nervkit.runtime.backends import available_backends, precisions
 from nervkit.runtime.backends.openvino import OpenVinoBackend
@@ -43,18 +46,19 @@ def _median_ms(fn, repeats: int) -> float:
     return 1e3 * float(np.median(times))
 
 
-def profile_openvino(pkg, feeds, precision: str, repeats: int) -> dict:
+def profile_openvino(pkg, feeds, precision: str, repeats: int, macs: dict[str, int]) -> dict:
     backend = OpenVinoBackend(pkg, 1, "openvino", precision)
     backend._config["PERF_COUNT"] = True  # noqa: SLF001 - a profiling switch of this benchmark only
     ms = _median_ms(lambda: backend.run(feeds), repeats)
-    ops = collections.Counter()
+    ops, nodes = collections.Counter(), collections.Counter()
     for info in backend._request("float").profiling_info:  # noqa: SLF001
         ops[info.node_type] += info.real_time.total_seconds()
+        nodes[info.node_name.removesuffix("/WithoutBiases")] += info.real_time.total_seconds()
     backend.close()
-    return {"ms_per_frame": ms, "op_share": _shares(ops)}
+    return {"ms_per_frame": ms, "op_share": _shares(ops), **_conv_rates(nodes, macs)}
 
 
-def profile_ort(pkg, feeds, repeats: int) -> dict:
+def profile_ort(pkg, feeds, repeats: int, macs: dict[str, int]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -69,12 +73,23 @@ def profile_ort(pkg, feeds, repeats: int) -> dict:
         for _ in range(3):
             sess.run(None, feeds)
         events = json.loads(Path(sess.end_profiling()).read_text())
-    ops = collections.Counter()
+    ops, nodes = collections.Counter(), collections.Counter()
     last_run = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
     per_call = len(last_run) // 3
     for e in last_run[-per_call:]:
         ops[e["args"]["op_name"]] += e["dur"] * 1e-6
-    return {"ms_per_frame": ms, "op_share": _shares(ops)}
+        nodes[e["name"].removesuffix("_kernel_time")] += e["dur"] * 1e-6
+    return {"ms_per_frame": ms, "op_share": _shares(ops), **_conv_rates(nodes, macs)}
+
+
+def _conv_rates(nodes: collections.Counter, macs: dict[str, int]) -> dict:
+    """Share of the profiled time outside the graph's convolution nodes (those a backend renamed while
+    fusing count as outside), and each convolution's time, MACs and rate, slowest first."""
+    total = sum(nodes.values()) or 1.0
+    convs = sorted(((name, t) for name, t in nodes.items() if name in macs), key=lambda x: -x[1])
+    rows = [{"node": name, "ms": round(1e3 * t, 3), "mmac": round(macs[name] / 1e6, 2),
+             "gmac_per_s": round(macs[name] / t / 1e9, 1) if t else None} for name, t in convs]
+    return {"non_conv_share": round(1 - sum(t for _, t in convs) / total, 4), "convs": rows}
 
 
 def _shares(ops: collections.Counter) -> dict[str, float]:
@@ -92,15 +107,16 @@ def main() -> int:
     out = []
     for path in args.packages:
         with open_package(path) as pkg:
-            feeds = pkg.embeddings(0, 1)
-            row = {"package": path, "family": pkg.family, "macs_per_frame": macs_per_frame(pkg),
-                   "ort-cpu fp32": profile_ort(pkg, feeds, args.repeats)}
+            feeds, macs = pkg.embeddings(0, 1), node_macs(load_graph(pkg), pkg.embed_shapes)
+            row = {"package": path, "family": pkg.family, "macs_per_frame": sum(macs.values()),
+                   "ort-cpu fp32": profile_ort(pkg, feeds, args.repeats, macs)}
             for p in ("fp32", "bf16"):
                 if p in ov_precisions:
-                    row[f"openvino {p}"] = profile_openvino(pkg, feeds, p, args.repeats)
-        print(json.dumps({k: v if not isinstance(v, dict) else {"ms": round(v["ms_per_frame"], 2),
-                                                                 "top": dict(list(v["op_share"].items())[:5])}
-                          for k, v in row.items()}), file=sys.stderr)
+                    row[f"openvino {p}"] = profile_openvino(pkg, feeds, p, args.repeats, macs)
+        print(json.dumps({k: v if not isinstance(v, dict) else {
+            "ms": round(v["ms_per_frame"], 2), "non_conv": v["non_conv_share"],
+            "top": dict(list(v["op_share"].items())[:5]), "slowest_conv": v["convs"][:1]}
+            for k, v in row.items()}), file=sys.stderr)
         out.append(row)
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": describe(), "repeats": args.repeats,

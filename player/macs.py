@@ -27,7 +27,14 @@ def macs_per_frame(pkg) -> int:
 
 
 def graph_macs(model, input_shapes: dict[str, tuple[int, ...]]) -> int:
-    """Multiply-accumulates one frame costs in the Conv and ConvTranspose nodes of an ONNX ``model``.
+    """Multiply-accumulates one frame costs in the convolutions of an ONNX ``model`` (the sum of
+    :func:`node_macs`)."""
+    return sum(node_macs(model, input_shapes).values())
+
+
+def node_macs(model, input_shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
+    """Multiply-accumulates per frame of each Conv, DeformConv and ConvTranspose node, by node name (its
+    first output's name when it has none).
 
     ``input_shapes`` gives each graph input's per-frame shape (without the batch). Shapes come from ONNX
     shape inference with the batch fixed to 1. Conv: ``prod(output [C, H, W]) * C_in / group *
@@ -50,7 +57,7 @@ def graph_macs(model, input_shapes: dict[str, tuple[int, ...]]) -> int:
         shapes[vi.name] = [d.dim_value for d in vi.type.tensor_type.shape.dim]
     for init in model.graph.initializer:
         shapes[init.name] = list(init.dims)
-    macs = 0  # with the batch at 1, every product below is per frame
+    macs = {}  # with the batch at 1, every product below is per frame
     for node in model.graph.node:
         if node.op_type not in ("Conv", "ConvTranspose", "DeformConv"):
             continue
@@ -58,8 +65,9 @@ def graph_macs(model, input_shapes: dict[str, tuple[int, ...]]) -> int:
         if not out or not all(out):
             raise UserError(f"cannot infer the output shape of {node.op_type} node {node.name!r}")
         a, b = shapes[node.input[0]], shapes[node.input[1]]
+        name = node.name or node.output[0]
         if node.op_type != "ConvTranspose":  # Conv, DeformConv: b [C_out, C_in / group, k...]
-            macs += math.prod(out) * math.prod(b[1:])
+            macs[name] = macs.get(name, 0) + math.prod(out) * math.prod(b[1:])
         else:  # ConvTranspose, b: [C_in, C_out / group, k...]
-            macs += math.prod(a) * math.prod(b[1:])
+            macs[name] = macs.get(name, 0) + math.prod(a) * math.prod(b[1:])
     return macs

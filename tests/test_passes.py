@@ -309,3 +309,27 @@ def test_sink_depth_to_space_moves_the_activation_before_it():
     order = ops(moved)
     assert order.index("Erf") < order.index("DepthToSpace") and order.count("DepthToSpace") == 1
     assert np.abs(run(moved, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-6
+
+
+def test_split_narrow_convs_keeps_a_7x7_attention_conv_exact():
+    from nervkit.export.passes.split_narrow_convs import split_narrow_convs
+
+    class Narrow(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.reduce = nn.Conv2d(9, 3, 7, 1, 3)
+            self.attend = nn.Conv2d(12, 1, 7, 1, (2, 4))  # unequal pads
+            self.head = nn.Conv2d(12, 3, 3, 1, 1)  # small kernel: stays whole
+
+        def forward(self, x):
+            r = self.reduce(x)
+            y = torch.cat([x, r], 1)
+            return torch.sigmoid(self.attend(y))[..., :, 1:-1] * self.head(y)[..., 1:-1, :]  # 9 x 13
+
+    torch.manual_seed(0)
+    m, x = Narrow(), torch.randn(2, 9, 11, 13)
+    split = split_narrow_convs(export(m, x))
+    kernels = sorted(tuple(n.attribute[[a.name for a in n.attribute].index("kernel_shape")].ints)
+                     for n in split.graph.node if n.op_type == "Conv")
+    assert kernels == [(1, 7), (1, 7), (3, 3), (7, 1), (7, 1)]
+    assert np.abs(run(split, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5

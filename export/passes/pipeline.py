@@ -11,9 +11,10 @@
    folding or the model left next to each other. ``fold=False`` changes no weight: the package keeps its
    weights entropy-coded by name (a rewritten weight would be stored inline), and the benchmark measures
    what folding saves against it;
-3. ``target="ort"``: every remaining Haar node is lowered to standard ops; ``target="trt"``: remaining
-   Haar nodes stay and are tagged for the nervkit TensorRT plugins (an IDWT followed by a [0, 1] clamp
-   becomes the fused plugin, :mod:`.fuse_trt`);
+3. ``target="ort"``: every remaining Haar node is lowered to standard ops and narrow large-kernel
+   convolutions are split by rows (:mod:`.split_narrow_convs`, measured on the CPU backends);
+   ``target="trt"``: remaining Haar nodes stay and are tagged for the nervkit TensorRT plugins (an IDWT
+   followed by a [0, 1] clamp becomes the fused plugin, :mod:`.fuse_trt`);
 4. ``precision="fp16"``: the fp16 variant (:mod:`.fp16`).
 
 The result is checked: ``onnx.checker`` passes, and every op is one the target runs
@@ -39,6 +40,7 @@ from .merge_convs import merge_convs
 from .merge_parallel_convs import merge_parallel_convs
 from .onnx_edit import remove_unused
 from .sink_depth_to_space import sink_depth_to_space
+from .split_narrow_convs import split_narrow_convs
 
 TARGETS = ("ort", "trt")
 PRECISIONS = ("fp32", "fp16")
@@ -86,7 +88,7 @@ def optimize_for(model: onnx.ModelProto, target: str = "ort", precision: str = "
     if fold:
         merge_convs(fold_haar(fold_constants(out)))
     if target == "ort":
-        lower_haar(out)
+        split_narrow_convs(lower_haar(out))
     else:
         tag_plugins(fuse_idwt_clamp(out))
     remove_noops(out)
