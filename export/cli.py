@@ -8,6 +8,7 @@ pixel, entropy coders, PSNR before/after compression on the first ``--eval-frame
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..runtime.atomic import all_or_nothing, check_writable
@@ -49,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
                          "record a readable one (the official checkpoint): PSNR and the precision guard are "
                          "measured against it, center-cropped to the model's size unless the model records "
                          "its own crop/resize")
+    ap.add_argument("--enhancer", metavar="FILE",
+                    help="(tds.pt) a shared enhancer file (.nvenh) that the package names by SHA-256 instead of "
+                         "storing the enhancer: written from the tds.pt's enhancer when FILE does not exist, "
+                         "else used (it must hold that enhancer)")
     add_json_argument(ap, "the report")
     return ap
 
@@ -68,11 +73,12 @@ def _check(args) -> None:
 def _main(argv) -> int:
     args = _parser().parse_args(argv)
     _check(args)
-    for target in (args.output, args.onnx):
+    new_enhancer = args.enhancer if args.enhancer and not os.path.exists(args.enhancer) else None
+    for target in (args.output, args.onnx, new_enhancer):
         if target is not None:
             check_writable(target, inputs=(args.model,))
     check_json_target(args.json)
-    with all_or_nothing(args.output, args.onnx, args.json):
+    with all_or_nothing(args.output, args.onnx, args.json, new_enhancer):
         return _export(args)
 
 
@@ -85,6 +91,8 @@ def _export(args) -> int:
     obj = read_checkpoint(args.model)
     if is_tds(obj):
         return _export_tds(args, load_tds(args.model, obj))
+    if args.enhancer:
+        raise UserError("--enhancer applies to a tds.pt (temporal down-sampling) only")
     loaded = read_model(args.model, video_path=args.video)
     if args.source:
         video = loaded.video
@@ -126,13 +134,15 @@ def _export_tds(args, ck) -> int:
     """The TDS package (base streams, enhancer graph and coded weights, gop plan): ``--quant-bits`` and
     ``--onnx`` apply; the options of per-frame decoders do not."""
     if args.trt or args.prune or args.source or args.video or args.embed_bits != 6:
-        raise UserError("a tds.pt takes --quant-bits, --onnx and --json only (no --trt, --prune, --source, --video, "
-                        "--embed-bits)")
+        raise UserError("a tds.pt takes --quant-bits, --onnx, --enhancer and --json only (no --trt, --prune, "
+                        "--source, --video, --embed-bits)")
     print("nerv-export: exporting the enhancer graph, writing the package", file=sys.stderr)
-    report = build_tds_package(ck, args.output, args.quant_bits, args.onnx)
+    report = build_tds_package(ck, args.output, args.quant_bits, args.onnx, args.enhancer)
+    shared = report["shared_enhancer"]
     print(f"nerv-export: wrote {args.output}: {report['file_bytes']:,} bytes ({report['base_bytes']:,} of base "
-          f"streams), {report['bpp']:.4f} bpp, {report['frames']} frames {report['width']}x{report['height']}",
-          file=sys.stderr)
+          f"streams), {report['bpp']:.4f} bpp, {report['frames']} frames {report['width']}x{report['height']}"
+          + (f"; its enhancer is {args.enhancer} ({shared['bytes']:,} bytes, SHA-256 {shared['sha256'][:16]}...), "
+             "named, not stored" if shared else ""), file=sys.stderr)
     if args.json:
         write_json(args.json, report)
     return 0

@@ -33,6 +33,7 @@ from nervkit.runtime import backends as runtime_backends
 from nervkit.runtime.errors import UserError, run_cli
 from nervkit.runtime.jsonout import add_json_argument, check_json_target, write_json
 from nervkit.runtime.memory import add_max_memory_argument
+from nervkit.runtime.package import add_enhancer_argument
 from nervkit.runtime.precision import PRECISIONS, guard_results, record_key
 from nervkit.runtime.timing import measure
 
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_json_argument(p, "every number")
     p.add_argument("--plot", metavar="FILE", help="bar chart of frames per second (.png, .svg, .pdf)")
     add_max_memory_argument(p)
+    add_enhancer_argument(p)
     return p
 
 
@@ -142,7 +144,7 @@ def bench_package(path: str, args, decoders, peaks: dict[str, dict]) -> dict:
 
     ``peaks`` caches each device's measured peak (measured on first use, once arguments are known good).
     """
-    with open_package(path) as pkg:
+    with open_package(path, args.enhancer) as pkg:
         gop = pkg.plan.kind == "gop"  # the base streams decode whole: time every frame by default
         frames = parse_frames(args.frames, pkg.num_frames) if args.frames else range(
             pkg.num_frames if gop else min(DEFAULT_FRAMES, pkg.num_frames))

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from nervkit.runtime import Decoder, open_package
 from nervkit.runtime.errors import UserError, run_cli
 from nervkit.runtime.memory import add_max_memory_argument
+from nervkit.runtime.package import add_enhancer_argument
 from nervkit.runtime.precision import PRECISIONS
 
 from .frames import parse_frames
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, help="playback rate in frames per second (default: the clip's)")
     p.add_argument("--loop", action="store_true", help="start over after the last frame")
     add_max_memory_argument(p)
+    add_enhancer_argument(p)
     return p
 
 
@@ -83,7 +85,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.loop and args.output:
         raise UserError("--loop plays forever and cannot be combined with --output")
     with ExitStack() as stack:
-        pkg = stack.enter_context(open_package(args.package))
+        pkg = stack.enter_context(open_package(args.package, args.enhancer))
         frames = parse_frames(args.frames, pkg.num_frames)
         fps = args.fps or pkg.fps
         dec = stack.enter_context(Decoder(pkg, backend=args.backend, batch=args.batch, precision=args.precision,

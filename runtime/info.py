@@ -11,12 +11,13 @@ import sys
 
 from .errors import run_cli
 from .jsonout import add_json_argument, write_json
-from .package import open_package
+from .package import add_enhancer_argument, open_package
 
 
-def describe(path: str) -> dict:
-    """Plain-JSON description of the package at ``path`` (validating it)."""
-    with open_package(path) as pkg:
+def describe(path: str, enhancer: str | None = None) -> dict:
+    """Plain-JSON description of the package at ``path`` (validating it, with the shared ``enhancer`` file
+    it names, if any)."""
+    with open_package(path, enhancer) as pkg:
         frames, h, w = pkg.num_frames, pkg.height, pkg.width
         sections = {k: {"bytes": v["length"], "raw_bytes": v["raw_length"], "compression": v["compression"]}
                     for k, v in pkg.manifest["sections"].items()}
@@ -32,9 +33,10 @@ def describe(path: str) -> dict:
 def _main(argv) -> int:
     ap = argparse.ArgumentParser(prog="nerv-info", description=__doc__.splitlines()[0])
     ap.add_argument("package", help="a .nvpkg file")
+    add_enhancer_argument(ap)
     add_json_argument(ap, "the description")
     args = ap.parse_args(argv)
-    info = describe(args.package)
+    info = describe(args.package, args.enhancer)
     if args.json:
         write_json(args.json, info)
         if args.json == "-":

@@ -9,6 +9,7 @@ frame i reads that frame's coded bytes and nothing else.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from .container import Container, Source
 from .entropy import CodedStream
-from .errors import PackageError
+from .errors import PackageError, UserError
 from .graph_rules import GraphFacts, check_graph
 from .plan import parse_plan
 from .quant import dequantize
@@ -103,10 +104,70 @@ class QuantTensor:
             raise PackageError(f"{self.name}: decoded code exceeds {self.bits} bits")
 
 
-class Package:
-    """An opened, validated package. Use ``open_package``; close it (or use ``with``) when done."""
+def _read_weights(container: Container) -> tuple[list[QuantTensor], CodedStream]:
+    """The quantised tensors and the coded weight stream that ``container``'s manifest describes."""
+    m = container.manifest
+    params = container.section(_get(m, "params_section", str, "manifest"))
+    weights = _get(m, "weights", dict, "manifest")
+    recs = _get(weights, "tensors", list, "weights")
+    if not recs:
+        raise _bad("weights.tensors is empty")
+    tensors = [QuantTensor(r, f"weights.tensors[{i}]", MAX_WEIGHTS, params) for i, r in enumerate(recs)]
+    if sum(t.size for t in tensors) > MAX_WEIGHTS:
+        raise _bad(f"the decoder has more than {MAX_WEIGHTS} weights")
+    if len({t.name for t in tensors}) != len(tensors):
+        raise _bad("weights.tensors has duplicate names")
+    stream = CodedStream(*container.reader(_get(weights, "stream", str, "weights")))
+    if stream.n_symbols != sum(t.size for t in tensors):
+        raise _bad("the weight stream's symbol count does not match the tensor shapes")
+    return tensors, stream
 
-    def __init__(self, source: Source):
+
+def file_sha256(source: Source) -> str:
+    """SHA-256 (hex) of all of ``source``'s bytes, read 1 MiB at a time."""
+    h = hashlib.sha256()
+    for offset in range(0, source.size, 1 << 20):
+        h.update(source.read(offset, min(1 << 20, source.size - offset)))
+    return h.hexdigest()
+
+
+def open_enhancer(path: str | os.PathLike | None, ref: dict | None = None, named_by: str = "") -> Container:
+    """Open and validate a shared enhancer file (``.nvenh``: the container of a package holding only an
+    enhancer's coded weights, manifest ``format`` ``nvenh``). With ``ref`` (``{"sha256", "bytes"}``, what a
+    package ``named_by`` names) the file must be exactly that one: a missing file or another one is a
+    one-line ``UserError`` before anything else is read."""
+    if ref is not None and path is None:
+        raise UserError(f"{named_by}: its enhancer is a shared file ({ref['bytes']:,} bytes, SHA-256 "
+                        f"{ref['sha256'][:16]}...) that the package names but does not hold: pass it with "
+                        "--enhancer FILE")
+    source = Source(path)
+    try:
+        if ref is not None and (source.size != ref["bytes"] or file_sha256(source) != ref["sha256"]):
+            raise PackageError(f"--enhancer {path}: not the enhancer {named_by} names ({ref['bytes']:,} bytes, "
+                               f"SHA-256 {ref['sha256'][:16]}...)")
+        container = Container(source)
+        if container.manifest.get("format") != "nvenh":
+            raise PackageError(f"{path}: not a shared enhancer file (.nvenh)")
+        _read_weights(container)
+        return container
+    except BaseException:
+        source.close()
+        raise
+
+
+def add_enhancer_argument(parser) -> None:
+    """``--enhancer FILE``, the same in every tool that opens packages."""
+    parser.add_argument("--enhancer", metavar="FILE", help="the shared enhancer file (.nvenh) that a temporal "
+                        "down-sampling package names by SHA-256 instead of holding it")
+
+
+class Package:
+    """An opened, validated package. Use ``open_package``; close it (or use ``with``) when done.
+
+    ``enhancer``: the shared enhancer file a ``gop`` plan names by hash (``None`` for every other package).
+    """
+
+    def __init__(self, source: Source, enhancer: str | os.PathLike | None = None):
         self._container = Container(source)
         self.path = source.name
         self.file_size = source.size
@@ -139,20 +200,15 @@ class Package:
         if _get(graph, "output", str, "graph") != "frames":
             raise _bad("graph.output must be 'frames'")
         params = self._container.section(_get(m, "params_section", str, "manifest"))
-
-        weights = _get(m, "weights", dict, "manifest")
-        recs = _get(weights, "tensors", list, "weights")
-        if not recs:
-            raise _bad("weights.tensors is empty")
-        self.weight_tensors = [QuantTensor(r, f"weights.tensors[{i}]", MAX_WEIGHTS, params)
-                               for i, r in enumerate(recs)]
-        if sum(t.size for t in self.weight_tensors) > MAX_WEIGHTS:
-            raise _bad(f"the decoder has more than {MAX_WEIGHTS} weights")
-        if len({t.name for t in self.weight_tensors}) != len(self.weight_tensors):
-            raise _bad("weights.tensors has duplicate names")
-        self._weight_stream = self._stream(_get(weights, "stream", str, "weights"))
-        if self._weight_stream.n_symbols != sum(t.size for t in self.weight_tensors):
-            raise _bad("the weight stream's symbol count does not match the tensor shapes")
+        self._shared = None
+        if self.plan.enhancer_ref is None:
+            if enhancer is not None:
+                raise UserError(f"--enhancer {enhancer}: {self.path} holds its own decoder weights; it names no "
+                                "shared enhancer")
+            self.weight_tensors, self._weight_stream = _read_weights(self._container)
+        else:
+            self._shared = open_enhancer(enhancer, self.plan.enhancer_ref, self.path)
+            self.weight_tensors, self._weight_stream = _read_weights(self._shared)
 
         embeds = _get(m, "embeddings", dict, "manifest")
         embedded = self.embed_names if self.plan.embedded else ()
@@ -235,6 +291,8 @@ class Package:
 
     def close(self) -> None:
         self._container.source.close()
+        if self._shared is not None:
+            self._shared.source.close()
 
     def __enter__(self) -> Package:
         return self
@@ -243,11 +301,13 @@ class Package:
         self.close()
 
 
-def open_package(path: str | os.PathLike | bytes) -> Package:
-    """Open and validate a ``.nvpkg`` file (or its bytes). Raises ``PackageError`` on any defect."""
+def open_package(path: str | os.PathLike | bytes, enhancer: str | os.PathLike | None = None) -> Package:
+    """Open and validate a ``.nvpkg`` file (or its bytes). Raises ``PackageError`` on any defect.
+
+    ``enhancer``: the shared enhancer file (``.nvenh``) the package names by SHA-256, when it names one."""
     source = Source(path)
     try:
-        return Package(source)
+        return Package(source, enhancer)
     except BaseException:
         source.close()
         raise

@@ -1,4 +1,5 @@
-"""``write_package``: the one writer of ``.nvpkg`` files (export calls it; see docs/nvpkg-format.md)."""
+"""``write_package``: the one writer of ``.nvpkg`` files, and ``write_enhancer`` of the shared enhancer
+files packages name by hash (export calls them; see docs/nvpkg-format.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from .container import write_container
 from .entropy import encode_stream
-from .package import open_package
+from .package import open_enhancer, open_package
 from .quant import Quantized
 
 WEIGHT_CHUNK = 4096
@@ -30,10 +31,29 @@ def _record(name: str, q: Quantized, params: bytearray) -> dict:
     return rec
 
 
+def _code_weights(weights: dict[str, Quantized], params: bytearray) -> tuple[dict, bytes]:
+    """The manifest's ``weights`` entry and the coded weight stream (min/scale appended to ``params``)."""
+    tensors = [_record(name, q, params) for name, q in weights.items()]
+    blob, coder = encode_stream(np.concatenate([q.codes.ravel() for q in weights.values()]), WEIGHT_CHUNK)
+    return {"stream": "weights", "coder": coder, "tensors": tensors}, blob
+
+
+def write_enhancer(path: str | os.PathLike, *, config: dict, weights: dict[str, Quantized],
+                   extra: dict | None = None) -> int:
+    """Write a shared enhancer file (``.nvenh``): a container whose manifest (``format`` ``nvenh``, the
+    enhancer ``config``, ``extra``) describes only entropy-coded weights, as a package's; packages name it
+    by SHA-256 and size (``write_package(..., enhancer=path)``). Returns its size in bytes."""
+    params = bytearray()
+    entry, blob = _code_weights(weights, params)
+    manifest = {"format": "nvenh", "config": config, "params_section": "params", "weights": entry, **(extra or {})}
+    return write_container(path, manifest, {"weights": blob, "params": bytes(params)},
+                           check=lambda tmp: open_enhancer(tmp).source.close())
+
+
 def write_package(path: str | os.PathLike, *, family: str, config: dict, video: dict, graph: bytes,
                   weights: dict[str, Quantized], embeddings: dict[str, Quantized], extra: dict | None = None,
                   plan: dict | None = None, inputs: dict[str, list[int]] | None = None,
-                  streams: dict[str, bytes] | None = None) -> int:
+                  streams: dict[str, bytes] | None = None, enhancer: str | os.PathLike | None = None) -> int:
     """Entropy-code ``weights`` and ``embeddings`` and write one package; returns its size in bytes.
 
     ``family``, ``config``: the registered model name and its config as plain JSON (what the trainer
@@ -45,12 +65,14 @@ def write_package(path: str | os.PathLike, *, family: str, config: dict, video: 
     ``plan``: the decode plan (:mod:`.plan`; default ``{"kind": "per-frame"}``), ``inputs``: the graph's
     inputs with their per-frame shapes when the plan, not the embeddings, defines them, ``streams``:
     sections stored as they are (a ``gop`` plan's base-codec bitstreams), named by the plan.
+    ``enhancer``: the shared enhancer file (:func:`write_enhancer`) that a ``gop`` plan names by hash
+    (``plan["enhancer"]``) and that holds the graph's weights; ``weights`` is then empty.
     """
     params = bytearray()
-    tensors = [_record(name, q, params) for name, q in weights.items()]
-    weight_blob, weight_coder = encode_stream(np.concatenate([q.codes.ravel() for q in weights.values()]),
-                                              WEIGHT_CHUNK)
-    sections = {"graph": graph, "weights": weight_blob}
+    sections = {"graph": graph}
+    weight_entry = {}
+    if weights:
+        weight_entry["weights"], sections["weights"] = _code_weights(weights, params)
     embeds = {}
     for name, q in embeddings.items():
         blob, coder = encode_stream(q.codes, math.prod(q.codes.shape[1:]))
@@ -67,9 +89,9 @@ def write_package(path: str | os.PathLike, *, family: str, config: dict, video: 
                   "inputs": inputs or {k: list(q.codes.shape[1:]) for k, q in embeddings.items()}},
         "plan": plan or {"kind": "per-frame"},
         "params_section": "params",
-        "weights": {"stream": "weights", "coder": weight_coder, "tensors": tensors},
+        **weight_entry,
         "embeddings": embeds,
         **(extra or {}),
     }
     return write_container(path, manifest, sections, compress=frozenset({"graph"}),
-                           check=lambda tmp: open_package(tmp).close())
+                           check=lambda tmp: open_package(tmp, enhancer).close())

@@ -7,15 +7,16 @@ The manifest's ``plan`` names one of two recipes (a 1.0/1.1 package, which has n
   entropy-coded inputs (embeddings). Batches of frames are one run each; the next batch's inputs are
   entropy-decoded in a second thread while the graph runs.
 - ``{"kind": "gop", "gop": N, "scale": k, "base": "x264"|"x265", "streams": {"key": SECTION, "lr":
-  SECTION}}`` (temporal down-sampling, paper 003): the two base-codec bitstreams decode (PyAV,
-  :mod:`.basecodec`) to the HR key frames and the LR frames, bicubic-up-sampled to full size; key
-  frames are output as decoded; every other frame of a group is one run of the enhancer graph
-  ``frames = G(earlier, target, later)`` in the order of Algorithm 1 (:func:`.gop.frame_plan`), its
-  references the decoded key frames or the already enhanced middle frame, clamped to [0, 1]. Runs
-  that do not depend on each other (the middle frames of several groups; the other frames once
-  their middle frame is done) are batched into one graph call. Decoding frame ``i`` runs only the
-  steps of its own group that ``i`` needs (the middle frame, then ``i``). The base streams are
-  decoded whole, once, on first use (a standard codec's inter prediction reaches back to its last
+  SECTION}[, "enhancer": {"sha256": HEX, "bytes": N}]}`` (temporal down-sampling, paper 003; with
+  ``enhancer``, the graph's weights are in that shared enhancer file, not in the package): the two
+  base-codec bitstreams decode (PyAV, :mod:`.basecodec`) to the HR key frames and the LR frames,
+  bicubic-up-sampled to full size; key frames are output as decoded; every other frame of a group is one
+  run of the enhancer graph ``frames = G(earlier, target, later)`` in the order of Algorithm 1
+  (:func:`.gop.frame_plan`), its references the decoded key frames or the already enhanced middle frame,
+  clamped to [0, 1]. Runs that do not depend on each other (the middle frames of several groups; the
+  other frames once their middle frame is done) are batched into one graph call. Decoding frame ``i``
+  runs only the steps of its own group that ``i`` needs (the middle frame, then ``i``). The base streams
+  are decoded whole, once, on first use (a standard codec's inter prediction reaches back to its last
   intra frame).
 
 Plans take the backend's ``run(feeds) -> float32 [n, 3, H, W]``, ``run_final(feeds)`` (the output in
@@ -53,6 +54,9 @@ class PerFramePlan:
     """The graph rules' flavour of the package graph (:data:`.graph_rules.FLAVOURS`)."""
     backends = None
     """Backends that run the graph (``None``: any)."""
+    enhancer_ref = None
+    """``{"sha256", "bytes"}`` of the shared enhancer file holding the graph's weights (``None``: the
+    package holds them)."""
     embedded = True
     """The graph's inputs are the package's per-frame embeddings."""
 
@@ -105,6 +109,13 @@ class GopPlan:
         if not isinstance(streams, dict) or set(streams) != {"key", "lr"} or any(
                 not isinstance(s, str) or s not in sections for s in streams.values()):
             raise _bad("streams must name the 'key' and 'lr' sections")
+        self.enhancer_ref = rec.get("enhancer")
+        if self.enhancer_ref is not None and not (
+                isinstance(self.enhancer_ref, dict) and set(self.enhancer_ref) == {"sha256", "bytes"}
+                and isinstance(self.enhancer_ref["sha256"], str) and len(self.enhancer_ref["sha256"]) == 64
+                and set(self.enhancer_ref["sha256"]) <= set("0123456789abcdef")
+                and type(self.enhancer_ref["bytes"]) is int and self.enhancer_ref["bytes"] > 0):
+            raise _bad("enhancer must be {\"sha256\": 64 hex digits, \"bytes\": a positive integer}")
         self.layout = GopLayout(num_frames, gop, scale)
         self.streams = streams
         self.steps: list[Step] = frame_plan(gop)
@@ -151,9 +162,12 @@ class GopPlan:
         return self.layout.num_frames * frame + 2 * self.layout.gop * 4 * frame
 
     def describe(self) -> str:
+        shared = "" if self.enhancer_ref is None else (
+            f"; its weights in the shared enhancer file {self.enhancer_ref['sha256'][:16]}... "
+            f"({self.enhancer_ref['bytes']:,} bytes)")
         return (f"gop: Algorithm 1 per group of {self.layout.gop} frames, scale {self.layout.scale}, base "
                 f"{self.base} (sections {self.streams['key']}, {self.streams['lr']}); the enhancer graph runs "
-                f"on {' or '.join(self.backends)}")
+                f"on {' or '.join(self.backends)}{shared}")
 
     def needs(self, frames: range) -> dict[int, Step]:
         """The enhancer steps (by target frame) that decoding ``frames`` runs: each non-key frame's own

@@ -1,6 +1,7 @@
 """nerv-export of a tds.pt and the gop decode plan: against PyAV and the trainer's eager Algorithm 1, random
 access, consecutive calls, nerv-play / nerv-info / nerv-bench, old packages, bad plans."""
 
+import hashlib
 import io
 import json
 import subprocess
@@ -182,6 +183,7 @@ def test_missing_pyav_names_the_extra(tds, tmp_path):
     (lambda p: p.update(base="x265"), "damaged x265 stream"),
     (lambda p: p.update(kind="gop2"), "plan: kind 'gop2'"),
     (lambda p: p["streams"].update(lr="base.key"), "the x264 stream holds"),
+    (lambda p: p.update(enhancer={"sha256": "ab", "bytes": 1}), "plan: enhancer must be"),
 ])
 def test_bad_or_mismatched_gop_plan_exits_2(tds, tmp_path, capsys, edit, message):
     fields, manifest, area = split(tds[1].read_bytes())
@@ -206,3 +208,56 @@ def test_format_1_1_package_still_decodes(tmp_path):
         assert old_pkg.version == (1, 1) and old_pkg.plan.kind == "per-frame"
         with Decoder(new_pkg, "ort-cpu", 2, "fp32") as a, Decoder(old_pkg, "ort-cpu", 2, "fp32") as b:
             assert np.array_equal(a.decode_float(), b.decode_float())
+
+
+@pytest.fixture(scope="module")
+def shared(tds, tmp_path_factory):
+    """Two videos of one enhancer exported with ``--enhancer s.nvenh``: the first writes the file, the second
+    reuses it; returns (folder, bytes of the file after the first export)."""
+    d = tmp_path_factory.mktemp("shared")
+    tiny_tds(d / "b.pt", frames=N, hw=(H, W), crf=34)  # the same enhancer (seed 0), other streams
+    assert export_main([str(tds[1].parent / "tds.pt"), "-o", str(d / "a.nvpkg"), "--enhancer", str(d / "s.nvenh")]) == 0
+    first = (d / "s.nvenh").read_bytes()
+    assert export_main([str(d / "b.pt"), "-o", str(d / "b.nvpkg"), "--enhancer", str(d / "s.nvenh")]) == 0
+    return d, first
+
+
+def test_shared_enhancer_is_named_by_hash_and_decodes_the_same(tds, shared):
+    d, first = shared
+    nvenh = (d / "s.nvenh").read_bytes()
+    assert nvenh == first  # the second export used the file, it did not rewrite it
+    name = {"sha256": hashlib.sha256(nvenh).hexdigest(), "bytes": len(nvenh)}
+    for pkg_path in (d / "a.nvpkg", d / "b.nvpkg"):
+        _, manifest, _ = split(pkg_path.read_bytes())
+        assert manifest["plan"]["enhancer"] == name and "weights" not in manifest
+        assert "weights" not in manifest["sections"]
+    _, embedded, _ = split(tds[1].read_bytes())
+    assert (d / "a.nvpkg").stat().st_size <= tds[1].stat().st_size - embedded["sections"]["weights"]["length"]
+    with open_package(tds[1]) as own, open_package(d / "a.nvpkg", d / "s.nvenh") as named:
+        assert own.weights().keys() == named.weights().keys()
+        assert all(np.array_equal(own.weights()[k], v) for k, v in named.weights().items())
+        with Decoder(own, "ort-cpu", 4, "fp32") as a, Decoder(named, "ort-cpu", 4, "fp32") as b:
+            assert np.array_equal(a.decode_float(), b.decode_float())
+
+
+def test_shared_enhancer_missing_or_mismatched_exits_2(tds, shared, tmp_path, capsys):
+    d, _ = shared
+    other = tmp_path / "other.pt"
+    tiny_tds(other, frames=N, hw=(H, W), seed=1)  # another enhancer
+    assert export_main([str(other), "-o", str(tmp_path / "o.nvpkg"), "--enhancer", str(tmp_path / "o.nvenh")]) == 0
+    capsys.readouterr()
+    cases = [([str(d / "a.nvpkg")], "pass it with --enhancer FILE"),
+             ([str(d / "a.nvpkg"), "--enhancer", str(tmp_path / "o.nvenh")], "not the enhancer"),
+             ([str(tds[1]), "--enhancer", str(d / "s.nvenh")], "names no shared enhancer")]
+    for argv, message in cases:
+        assert play_main([*argv, "--output", str(tmp_path / "out.y4m")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+    assert info_main([str(d / "a.nvpkg")]) == 2
+    assert "--enhancer FILE" in capsys.readouterr().err
+    before = (tmp_path / "o.nvenh").read_bytes()
+    assert export_main([str(tds[1].parent / "tds.pt"), "-o", str(tmp_path / "x.nvpkg"),
+                        "--enhancer", str(tmp_path / "o.nvenh")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "holds another enhancer" in err[-1] and not (tmp_path / "x.nvpkg").exists()
+    assert (tmp_path / "o.nvenh").read_bytes() == before and not (tmp_path / "out.y4m").exists()

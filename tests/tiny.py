@@ -21,16 +21,17 @@ def tiny_model_pt(path, **kwargs):
     return path
 
 
-def tiny_tds(path, frames: int = 11, hw=(32, 64), fusion: str = "mtsa", base: str = "x264"):
-    """A ``tds.pt`` at ``path`` without training: ``test-tds``'s enhancer (seed 0, non-zero offset convs so
+def tiny_tds(path, frames: int = 11, hw=(32, 64), fusion: str = "mtsa", base: str = "x264", seed: int = 0,
+             crf: int = 28):
+    """A ``tds.pt`` at ``path`` without training: ``test-tds``'s enhancer (``seed``, non-zero offset convs so
     the deformable sampling is exercised) and ``frames`` smooth moving frames coded by ``base`` at
-    GOP 5, scale 2; returns ``path``. Needs PyAV."""
+    GOP 5, scale 2, ``crf``; returns ``path``. Needs PyAV."""
     import numpy as np
 
     from nervkit.export import tds_files, tds_streams
     from nervkit.trainer.tds.enhancer import Enhancer, config_for
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     enhancer = Enhancer(config_for("test", fusion)).eval()
     for m in enhancer.modules():
         if hasattr(m, "conv_offset"):
@@ -38,6 +39,6 @@ def tiny_tds(path, frames: int = 11, hw=(32, 64), fusion: str = "mtsa", base: st
     yy, xx = np.mgrid[0:hw[0], 0:hw[1]]
     video = np.stack([np.stack([128 + 60 * np.sin((xx + 2 * t) / 9), 128 + 60 * np.cos((yy + t) / 7),
                                 128 + 40 * np.sin((xx + yy) / 11)], -1) for t in range(frames)]).round()
-    streams = tds_streams.code(video.astype(np.uint8), tds_streams.make_layout(frames, *hw, 5, 2), base, 28)
+    streams = tds_streams.code(video.astype(np.uint8), tds_streams.make_layout(frames, *hw, 5, 2), base, crf)
     tds_files.save(path, tds_files.TDSCheckpoint("test-tds", streams, 25.0, enhancer, False, None, {}))
     return path
