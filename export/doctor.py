@@ -13,13 +13,12 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from ..runtime import backends
+from ..runtime.atomic import scratch_folder
 from ..runtime.errors import UserError, one_line
 from ..runtime.jsonout import add_json_argument, write_json
 from .tool import run_tool
@@ -92,8 +91,8 @@ def _trt_error(graph, feeds, eager) -> float:
     import_tensorrt()
     register_plugins()
     engine = build_engine(graph, (1, len(eager), len(eager)))
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "selftest.engine"
+    with scratch_folder("nerv-doctor-") as tmp:
+        path = tmp / "selftest.engine"
         path.write_bytes(engine)
         backend = TrtBackend(path)
         try:

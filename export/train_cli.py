@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import signal
 import sys
 import time
 from pathlib import Path
@@ -160,17 +159,9 @@ def _main(argv) -> int:
     return 0
 
 
-def _terminate(signum, frame):
-    raise KeyboardInterrupt  # a kill (SIGTERM) saves the last completed epoch, as Ctrl-C does
-
-
 def main(argv=None) -> int:
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        return run_tool("nerv-train", _main, argv,
-                       interrupted="interrupted; the last completed epoch is saved, continue with --resume")
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return run_tool("nerv-train", _main, argv,
+                    interrupted="interrupted; the last completed epoch is saved, continue with --resume")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from nervkit.runtime import Decoder, open_package, quality
-from nervkit.runtime.atomic import check_writable
+from nervkit.runtime.atomic import check_writable, scratch_folder
 from nervkit.runtime.errors import UserError, run_cli
 from nervkit.runtime.jsonout import add_json_argument, check_json_target, write_json
 from nervkit.runtime.video import load_video, parse_hw
@@ -251,7 +250,7 @@ def _main(argv: Sequence[str] | None) -> int:
         info["point"] = measure_package(info, frames, args.backend, args.batch)
     bpps = [p["point"]["bpp"] for p in packages]
     psnrs = [p["point"]["psnr"] for p in packages]
-    with tempfile.TemporaryDirectory(prefix="nerv-rd-") as tmp:
+    with scratch_folder("nerv-rd-") as tmp:
         folder = Path(args.keep or tmp)
         folder.mkdir(parents=True, exist_ok=True)
         runs, same = [], []

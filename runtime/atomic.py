@@ -10,9 +10,11 @@ is complete; on an error or an interrupt it is removed. What this guarantees (is
 - **modes follow the user's umask**: files are created ``0o666`` and folders ``0o777`` and the kernel
   applies the umask, as for any ``open``;
 - **durable**: the file is ``fsync``-ed before ``os.replace`` and the folder after it;
-- **nothing half-written**: a failure or ``KeyboardInterrupt`` removes the temporary; one left by a
-  process killed outright (SIGKILL) is removed by the next write to the same target once its process
-  is gone.
+- **nothing half-written**: a failure or ``KeyboardInterrupt`` removes the temporary; so does a program
+  that Ctrl-C or SIGTERM ends from inside a long C call (:mod:`.interrupt` runs the removal registered
+  here for every live temporary, every unfinished :func:`all_or_nothing` job and every
+  :func:`scratch_folder`); one left by a process killed outright (SIGKILL) is removed by the next write
+  to the same target once its process is gone.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from . import interrupt
 from .errors import UserError
 
 _TAG = ".partial"
@@ -91,8 +95,7 @@ def check_writable(target: str | os.PathLike, folder: bool = False,
     parent = target.parent
     if not parent.is_dir():
         raise UserError(f"{target}: {parent} is not an existing folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"{target}: cannot write in folder {parent} (permission denied)")
+    _probe(target)
     if target.exists() and not (target.is_file() or target.is_dir()):
         raise UserError(f"{target}: is a device or pipe, not a file or folder; nervkit writes whole files")
     if folder:
@@ -103,6 +106,22 @@ def check_writable(target: str | os.PathLike, folder: bool = False,
     for src in inputs:
         if target.exists() and os.path.exists(src) and os.path.samefile(src, target):
             raise UserError(f"{target}: is also the input; choose another output name")
+
+
+def _probe(target: Path) -> None:
+    """Create and remove a temporary beside ``target``: the one test of "can we write there" that holds for
+    root too (``os.access`` says yes to root where a read-only mount or sysfs then refuses)."""
+    while True:
+        path = target.parent / _temp_name(target)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise UserError(f"{target}: cannot write in folder {target.parent} ({err.strerror})") from None
+        os.close(fd)
+        os.unlink(path)
+        return
 
 
 class AtomicOutput:
@@ -136,6 +155,7 @@ class AtomicOutput:
                 raise UserError(f"{self.target}: cannot write here ({err.strerror})") from None
         self.path = path
         self.done = False
+        self._token = interrupt.on_forced_exit(self._remove)
 
     def commit(self) -> None:
         """Make the output durable and rename it onto the target."""
@@ -144,13 +164,15 @@ class AtomicOutput:
                 os.fsync(self.fd)
                 os.close(self.fd)
                 self.fd = None
-            if self.folder and self.target.is_dir() and not self.target.is_symlink():
-                self.target.rmdir()  # an empty folder is replaced; a non-empty one raises
-            os.replace(self.path, self.target)
+            with interrupt.guard():
+                if self.folder and self.target.is_dir() and not self.target.is_symlink():
+                    self.target.rmdir()  # an empty folder is replaced; a non-empty one raises
+                os.replace(self.path, self.target)
+                self.done = True
+                interrupt.forget(self._token)
         except OSError as err:
             self.abort()
             raise UserError(f"{self.target}: cannot write ({err.strerror})") from None
-        self.done = True
         _fsync_folder(self.target.parent)
 
     def abort(self) -> None:
@@ -160,11 +182,15 @@ class AtomicOutput:
             self.fd = None
         if not self.done:
             self.done = True
-            if self.folder:
-                shutil.rmtree(self.path, ignore_errors=True)
-            else:
-                with suppress(FileNotFoundError):
-                    os.unlink(self.path)
+            self._remove()
+            interrupt.forget(self._token)
+
+    def _remove(self) -> None:
+        if self.folder:
+            shutil.rmtree(self.path, ignore_errors=True)
+        else:
+            with suppress(FileNotFoundError):
+                os.unlink(self.path)
 
     def __enter__(self) -> AtomicOutput:
         return self
@@ -189,15 +215,34 @@ def all_or_nothing(*targets: str | os.PathLike | None) -> Iterator[None]:
     """The outputs of one job: if the block fails or is interrupted, each target it (re)wrote is removed,
     so a failed run leaves no complete-looking output behind (an output it never reached is untouched)."""
     before = {t: _identity(t) for t in targets if t and str(t) != "-"}
-    try:
-        yield
-    except BaseException:
+
+    def roll_back() -> None:
         for target, ident in before.items():
             now = _identity(target)
             if now is not None and now != ident:
                 with suppress(OSError):
                     os.unlink(target)
+
+    token = interrupt.on_forced_exit(roll_back)
+    try:
+        yield
+    except BaseException:
+        roll_back()
         raise
+    finally:
+        interrupt.forget(token)
+
+
+@contextmanager
+def scratch_folder(prefix: str = "nerv-") -> Iterator[Path]:
+    """A private temporary folder (in the system's temp folder) for intermediate files, removed when the
+    block ends, also when a signal ends the program inside it."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        token = interrupt.on_forced_exit(lambda: shutil.rmtree(tmp, ignore_errors=True))
+        try:
+            yield Path(tmp)
+        finally:
+            interrupt.forget(token)
 
 
 @contextmanager

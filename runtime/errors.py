@@ -1,7 +1,8 @@
 """The one user-error type of every nervkit layer, and the wrapper every nervkit CLI runs under.
 
 Exit status contract (GUIDE): 0 success, 2 user error (one line on stderr, no traceback),
-1 internal error (traceback), 130 on Ctrl-C, 141 when the reader of stdout went away.
+1 internal error (traceback), 130 on Ctrl-C and 143 on SIGTERM (:mod:`.interrupt`), 141 when the reader
+of stdout went away.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+
+from . import interrupt
 
 EXTRAS = {"torch": "train", "pytorch_wavelets": "train", "pywt": "train", "av": "video", "pygame": "window",
           "matplotlib": "plot", "tensorrt": "tensorrt", "pycuda": "tensorrt"}
@@ -39,17 +42,39 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int | None], argv:
 
     A missing optional dependency (:data:`EXTRAS`) prints one line naming the extra and gives 2;
     ``UserError`` and ``OSError`` (a missing file or a full disk is not a bug of ours) and ``MemoryError``
-    print one line and give 2; Ctrl-C prints ``interrupted`` and gives 130; a reader that closes our
-    stdout early (``| head``) ends the program quietly with 141 (128 + SIGPIPE), as POSIX tools do;
-    anything else is a bug: the traceback and 1. ``SystemExit`` from argparse passes through (it
+    print one line and give 2; Ctrl-C prints ``interrupted`` and gives 130 (SIGTERM: 143); a reader that
+    closes our stdout early (``| head``) ends the program quietly with 141 (128 + SIGPIPE), as POSIX tools
+    do; anything else is a bug: the traceback and 1. ``SystemExit`` from argparse passes through (it
     already exits 2 on bad arguments). ``user_errors``: further exception types reported as user errors
     (the torch-side tools pass the trainer's ``TrainerError``, a layer the runtime does not import).
+
+    ``argv=None`` means the call is the program itself (a console script or ``python -m``; its arguments
+    are ``sys.argv``): it then also owns the process's signals (:mod:`.interrupt`: Ctrl-C and SIGTERM end
+    it within seconds even inside a long C call, and at any point, with 130 / 143), flushes stdout before
+    it returns, and its return value is the process's exit status. Tests and scripts pass a list and
+    keep their own signal handling.
     """
+    owner = argv is None and interrupt.install(prog)
+    if not owner:
+        return _run(prog, body, argv, interrupted, user_errors)
+    try:
+        try:
+            code = _run(prog, body, argv, interrupted, user_errors)
+            code = _flush_stdout(code)
+        except SystemExit as exit_:  # argparse: --help, bad arguments
+            code = _exit_status(exit_)
+    except KeyboardInterrupt:  # a signal that came while run_cli itself was reporting
+        code = interrupt.status()
+    return interrupt.decide(code)
+
+
+def _run(prog: str, body, argv, interrupted: str, user_errors: tuple[type[Exception], ...]) -> int:
     try:
         code = body(argv)
     except KeyboardInterrupt:
         print(f"{prog}: {interrupted}", file=sys.stderr)
-        return 130
+        interrupt.reported()
+        return interrupt.status()
     except BrokenPipeError:
         _silence_stdout()
         return 141
@@ -71,6 +96,26 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int | None], argv:
     except Exception:
         return _internal(prog)
     return int(code or 0)
+
+
+def _flush_stdout(code: int) -> int:
+    """Flush what the program printed now, where a closed pipe is still 141 (at interpreter exit it would
+    be 120 and an "Exception ignored" message)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except (OSError, ValueError):
+        pass
+    return code
+
+
+def _exit_status(exit_: SystemExit) -> int:
+    if exit_.code is None or isinstance(exit_.code, int):
+        return exit_.code or 0
+    print(exit_.code, file=sys.stderr)  # what the interpreter does with a non-integer code
+    return 1
 
 
 def _internal(prog: str) -> int:
