@@ -34,28 +34,29 @@ def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return -10.0 * np.log10(np.maximum(mse, 1e-12))
 
 
-def gaussian_window() -> np.ndarray:
+def _gaussian_window() -> np.ndarray:
     """The normalised 11-tap Gaussian (sigma 1.5), float64 ``[11]``."""
     x = np.arange(WIN, dtype=np.float64) - WIN // 2
     g = np.exp(-(x**2) / (2 * SIGMA**2))
     return g / g.sum()
 
 
-def ssim_terms(x, y, blur):
-    """Per-frame mean SSIM and contrast-structure term of ``[n, C, H, W]`` images -> ``[n]`` each;
-    ``blur`` is the valid Gaussian filter over the last two axes."""
-    mx, my = blur(x), blur(y)
-    vx, vy = blur(x * x) - mx * mx, blur(y * y) - my * my
-    cov = blur(x * y) - mx * my
+_G = _gaussian_window()
+
+
+def _ssim_terms(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame mean SSIM and contrast-structure term of ``[n, C, H, W]`` images -> ``[n]`` each."""
+    mx, my = _blur(x), _blur(y)
+    vx, vy = _blur(x * x) - mx * mx, _blur(y * y) - my * my
+    cov = _blur(x * y) - mx * my
     cs = (2 * cov + C2) / (vx + vy + C2)
     lum = (2 * mx * my + C1) / (mx * mx + my * my + C1)
     n = len(x)
     return (lum * cs).reshape(n, -1).mean(1), cs.reshape(n, -1).mean(1)
 
 
-def ms_ssim_with(x, y, blur, halve):
-    """Per-frame MS-SSIM of ``[n, C, H, W]`` images in [0, 1] -> ``[n]``, with ``blur`` (valid Gaussian
-    filter over the last two axes) and ``halve`` (2x2 average pooling, odd sides padded as above)."""
+def _ms_ssim(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-frame MS-SSIM of ``[n, C, H, W]`` images in [0, 1] -> ``[n]``."""
     side = min(x.shape[-2:])
     levels = 1
     while levels < len(MS_SSIM_WEIGHTS) and side // 2**levels >= WIN:
@@ -63,20 +64,20 @@ def ms_ssim_with(x, y, blur, halve):
     total = sum(MS_SSIM_WEIGHTS[:levels])
     out = 1.0
     for level in range(levels):
-        ssim, cs = ssim_terms(x, y, blur)
+        ssim, cs = _ssim_terms(x, y)
         term = ssim if level == levels - 1 else cs
         out = out * term.clip(min=0) ** (MS_SSIM_WEIGHTS[level] / total)
         if level < levels - 1:
-            x, y = halve(x), halve(y)
+            x, y = _halve(x), _halve(y)
     return out
 
 
-def _blur(x: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Valid separable filter ``g`` over the last two axes: ``[..., H, W] -> [..., H-10, W-10]``."""
+def _blur(x: np.ndarray) -> np.ndarray:
+    """The valid separable Gaussian over the last two axes: ``[..., H, W] -> [..., H-10, W-10]``."""
     w = x.shape[-1] - WIN + 1
-    x = sum(g[k] * x[..., k:k + w] for k in range(WIN))
+    x = sum(_G[k] * x[..., k:k + w] for k in range(WIN))
     h = x.shape[-2] - WIN + 1
-    return sum(g[k] * x[..., k:k + h, :] for k in range(WIN))
+    return sum(_G[k] * x[..., k:k + h, :] for k in range(WIN))
 
 
 def _halve(x: np.ndarray) -> np.ndarray:
@@ -92,6 +93,5 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per-frame MS-SSIM of uint8 ``[N, H, W, 3]`` frames -> float64 ``[N]`` (at least 11 pixels a side)."""
     if min(a.shape[1:3]) < WIN:
         raise ValueError(f"MS-SSIM needs frames of at least {WIN} pixels a side, got {a.shape[1]}x{a.shape[2]}")
-    g = gaussian_window()
-    return np.concatenate([ms_ssim_with(_unit(a[i:i + _CHUNK]), _unit(b[i:i + _CHUNK]), lambda z: _blur(z, g), _halve)
+    return np.concatenate([_ms_ssim(_unit(a[i:i + _CHUNK]), _unit(b[i:i + _CHUNK]))
                            for i in range(0, len(a), _CHUNK)])
