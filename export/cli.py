@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from ..runtime.atomic import all_or_nothing, check_writable
+from ..runtime.atomic import all_or_nothing, check_distinct, check_writable
 from ..runtime.backends.trt import unavailable as trt_unavailable
 from ..runtime.errors import UserError
 from ..runtime.jsonout import add_json_argument, check_json_target, write_json
@@ -68,12 +68,15 @@ def _check(args) -> None:
         raise UserError("--eval-frames must be >= 0")
     if args.precision == "fp16" and not args.trt:
         raise UserError("--precision fp16 applies to the TensorRT engine; add --trt")
+    if args.source and not os.path.exists(args.source):
+        raise UserError(f"--source {args.source}: no such file or folder")
 
 
 def _main(argv) -> int:
     args = _parser().parse_args(argv)
     _check(args)
     new_enhancer = args.enhancer if args.enhancer and not os.path.exists(args.enhancer) else None
+    check_distinct(args.output, args.onnx, new_enhancer, args.json)
     for target in (args.output, args.onnx, new_enhancer):
         if target is not None:
             check_writable(target, inputs=(args.model,))

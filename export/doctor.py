@@ -20,7 +20,7 @@ import numpy as np
 from ..runtime import backends
 from ..runtime.atomic import scratch_folder
 from ..runtime.errors import UserError, one_line
-from ..runtime.jsonout import add_json_argument, write_json
+from ..runtime.jsonout import add_json_argument, check_json_target, write_json
 from .tool import run_tool
 
 TOLERANCE = 1e-4
@@ -116,6 +116,7 @@ def _main(argv) -> int:
     add_json_argument(ap, "the report")
     ap.add_argument("--no-self-test", action="store_true", help="only report what is installed")
     args = ap.parse_args(argv)
+    check_json_target(args.json)
     report = {"environment": _environment(), "backends": {}}
     for key, value in report["environment"].items():
         print(f"nerv-doctor: {key}: {value}", file=sys.stderr)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ..runtime.atomic import check_writable
+from ..runtime.atomic import check_distinct, check_writable
 from ..runtime.errors import UserError
 from ..runtime.jsonout import add_json_argument, check_json_target, write_json
 from ..runtime.memory import add_max_memory_argument, check_memory
@@ -27,6 +27,8 @@ from . import tds_train
 from .files import load_video, read_model, write_model
 from .tool import run_tool
 
+MAX_LR = 1.0
+"""Adam moves each weight by about ``lr`` a step: above 1 it jumps by more than the weights' own scale."""
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nerv-train", description=__doc__.split(":")[1].strip())
@@ -70,8 +72,10 @@ def run(argv=None, on_epoch_end=None) -> dict:
     for flag in ("epochs", "eval_every", "max_frames"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
             raise UserError(f"--{flag.replace('_', '-')} must be at least 1")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        raise UserError(f"--lr {args.lr}: must be a positive number")
+    if not (math.isfinite(args.lr) and 0 < args.lr <= MAX_LR):
+        raise UserError(f"--lr {args.lr}: must be a positive number at most {MAX_LR:g}")
+    if args.grad_clip is not None and not (math.isfinite(args.grad_clip) and args.grad_clip >= 0):
+        raise UserError(f"--grad-clip {args.grad_clip}: must be a gradient norm >= 0 (0 = off)")
     if args.size is not None and args.model not in tds_train.MODELS:  # tds refuses --size itself
         if not (math.isfinite(args.size) and args.size > 0):
             raise UserError(f"--size {args.size}: must be a positive number of millions of parameters")
@@ -80,6 +84,7 @@ def run(argv=None, on_epoch_end=None) -> dict:
         # weights, gradients and the two Adam moments: 16 bytes a parameter
         check_memory(int(16e6 * args.size), args.max_memory, f"training {args.size:g}M parameters")
     out = Path(args.output)
+    check_distinct(out, args.json)
     check_writable(out, inputs=(args.input,))  # outputs are checked before any training
     check_json_target(args.json)
     resume = None

@@ -30,6 +30,7 @@ import numpy as np
 
 from nervkit.runtime import available_backends, open_package
 from nervkit.runtime import backends as runtime_backends
+from nervkit.runtime.atomic import check_distinct
 from nervkit.runtime.errors import UserError, run_cli
 from nervkit.runtime.jsonout import add_json_argument, check_json_target, write_json
 from nervkit.runtime.memory import add_max_memory_argument
@@ -37,9 +38,9 @@ from nervkit.runtime.package import add_enhancer_argument
 from nervkit.runtime.precision import PRECISIONS, guard_results, record_key
 from nervkit.runtime.timing import measure
 
-from . import machine
+from . import figure, machine
 from .bench_gop import bench_gop
-from .benchreport import check_plot_target, plot, table
+from .benchreport import plot, table
 from .eager import eager_name
 from .frames import parse_frames
 from .macs import macs_per_frame
@@ -231,7 +232,8 @@ def _main(argv: Sequence[str] | None) -> int:
                              ("--batch", args.batch, 1)):
         if value is not None and value < low:
             raise UserError(f"{flag} {value}: must be at least {low}")
-    check_plot_target(args.plot)  # outputs are checked before the benchmark, not after it
+    check_distinct(args.json, args.plot)
+    figure.check_target(args.plot)  # outputs are checked before the benchmark, not after it
     check_json_target(args.json)
     torch_devices, gpu = [], None
     if args.baseline == EAGER:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nervkit.runtime.atomic import check_writable
-from nervkit.runtime.errors import UserError
-
 from . import figure
 
 
@@ -69,18 +66,6 @@ def _aligned(rows: list[list[str]], left: int) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  " + "  ".join(c.ljust(w) if i < left else c.rjust(w)
                              for i, (c, w) in enumerate(zip(row, widths, strict=True))) for row in rows]
-
-
-PLOT_FORMATS = (".png", ".svg", ".pdf")
-
-
-def check_plot_target(path: str | None) -> None:
-    """Refuse a ``--plot`` file of an unknown kind, or one that cannot be written, before any timing."""
-    if path is None:
-        return
-    if Path(path).suffix.lower() not in PLOT_FORMATS:
-        raise UserError(f"--plot {path}: use a {', '.join(PLOT_FORMATS)} file")
-    check_writable(path)
 
 
 def plot(report: dict, path: str) -> None:

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nervkit.runtime.atomic import AtomicOutput
+from nervkit.runtime.atomic import AtomicOutput, check_writable
 from nervkit.runtime.errors import UserError
+
+FORMATS = (".png", ".svg", ".pdf")
+"""What ``--plot`` writes (matplotlib's format follows the extension)."""
+
+
+def check_target(path: str | None) -> None:
+    """Refuse a ``--plot`` file of an unknown kind, or one that cannot be written, before the long work."""
+    if path is None:
+        return
+    if Path(path).suffix.lower() not in FORMATS:
+        raise UserError(f"--plot {path}: use a {', '.join(FORMATS)} file")
+    check_writable(path)
 
 
 def pyplot(flag: str = "--plot"):

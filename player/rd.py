@@ -25,12 +25,12 @@ import numpy as np
 from tqdm import tqdm
 
 from nervkit.runtime import Decoder, open_package, quality
-from nervkit.runtime.atomic import check_writable, scratch_folder
+from nervkit.runtime.atomic import check_distinct, check_writable, scratch_folder
 from nervkit.runtime.errors import UserError, run_cli
 from nervkit.runtime.jsonout import add_json_argument, check_json_target, write_json
 from nervkit.runtime.video import load_video, parse_hw
 
-from . import anchors, machine, rdreport
+from . import anchors, figure, machine, rdreport
 from .bjontegaard import METHODS, bd_psnr, bd_rate, fit_name
 
 MAX_LADDER = 14
@@ -230,10 +230,11 @@ def _main(argv: Sequence[str] | None) -> int:
     same_size = args.same_size or bool(args.side_by_side)
     if same_size and not specs:
         raise UserError("--same-size and --side-by-side need at least one codec")
+    check_distinct(args.json, args.plot, args.side_by_side)
     check_json_target(args.json)
-    for target in (args.plot, args.side_by_side):
-        if target:
-            check_writable(target)
+    figure.check_target(args.plot)
+    if args.side_by_side:
+        check_writable(args.side_by_side)
     paths = _package_paths(args.packages)
     clip = load_video(args.source, parse_hw(args.crop), parse_hw(args.resize))
     frames = clip.frames

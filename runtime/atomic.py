@@ -95,9 +95,8 @@ def check_writable(target: str | os.PathLike, folder: bool = False,
     parent = target.parent
     if not parent.is_dir():
         raise UserError(f"{target}: {parent} is not an existing folder")
+    _refuse_special(target)
     _probe(target)
-    if target.exists() and not (target.is_file() or target.is_dir()):
-        raise UserError(f"{target}: is a device or pipe, not a file or folder; nervkit writes whole files")
     if folder:
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise UserError(f"{target}: exists and is not an empty folder; choose a new name")
@@ -106,6 +105,12 @@ def check_writable(target: str | os.PathLike, folder: bool = False,
     for src in inputs:
         if target.exists() and os.path.exists(src) and os.path.samefile(src, target):
             raise UserError(f"{target}: is also the input; choose another output name")
+
+
+def _refuse_special(target: Path) -> None:
+    """A device, pipe or socket (also through a symlink: ``/dev/stdout``) is never replaced by a file."""
+    if target.exists() and not (target.is_file() or target.is_dir()):
+        raise UserError(f"{target}: is a device or pipe, not a file or folder; nervkit writes whole files")
 
 
 def _probe(target: Path) -> None:
@@ -124,6 +129,19 @@ def _probe(target: Path) -> None:
         return
 
 
+def check_distinct(*targets: str | os.PathLike | None) -> None:
+    """Refuse one path named for two outputs of a run (``-o x.nvpkg --json x.nvpkg``): the later write
+    would replace the earlier output."""
+    seen: set[str] = set()
+    for target in targets:
+        if target is None or str(target) in ("", "-"):
+            continue
+        key = os.path.realpath(target)
+        if key in seen:
+            raise UserError(f"{target}: named for two outputs; give each its own name")
+        seen.add(key)
+
+
 class AtomicOutput:
     """A temporary file (or folder, ``folder=True``) beside ``target``; :meth:`commit` renames it onto
     ``target``, :meth:`abort` removes it. As a context manager it commits on a clean exit.
@@ -138,6 +156,7 @@ class AtomicOutput:
         parent = self.target.parent
         if not parent.is_dir():
             raise UserError(f"{self.target}: {parent} is not an existing folder")
+        _refuse_special(self.target)
         remove_stale(self.target)
         while True:
             path = parent / _temp_name(self.target)

@@ -30,8 +30,12 @@ class PackageError(UserError):
 
 
 def one_line(err: BaseException, limit: int = 300) -> str:
-    """The first line of ``str(err)`` (or the type name), cut to ``limit`` characters."""
+    """The first line of ``str(err)`` (or the type name), cut to ``limit`` characters; an ``OSError`` as
+    ``name: reason`` (``x.nvpkg: No such file or directory``, not ``[Errno 2] ...: 'x.nvpkg'``)."""
     text = str(err).strip()
+    if isinstance(err, OSError) and err.strerror:
+        name = err.filename if err.filename2 is None else f"{err.filename} -> {err.filename2}"
+        text = err.strerror if name is None else f"{name}: {err.strerror}"
     first = text.splitlines()[0] if text else type(err).__name__
     return first[:limit]
 
@@ -60,7 +64,7 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int | None], argv:
     try:
         try:
             code = _run(prog, body, argv, interrupted, user_errors)
-            code = _flush_stdout(code)
+            code = _flush_stdout(prog, code)
         except SystemExit as exit_:  # argparse: --help, bad arguments
             code = _exit_status(exit_)
     except KeyboardInterrupt:  # a signal that came while run_cli itself was reporting
@@ -98,7 +102,7 @@ def _run(prog: str, body, argv, interrupted: str, user_errors: tuple[type[Except
     return int(code or 0)
 
 
-def _flush_stdout(code: int) -> int:
+def _flush_stdout(prog: str, code: int) -> int:
     """Flush what the program printed now, where a closed pipe is still 141 (at interpreter exit it would
     be 120 and an "Exception ignored" message)."""
     try:
@@ -106,7 +110,11 @@ def _flush_stdout(code: int) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return 141
-    except (OSError, ValueError):
+    except OSError as err:  # a full disk behind "> file": the output is incomplete
+        _silence_stdout()
+        print(f"{prog}: error: cannot write to stdout: {err.strerror}", file=sys.stderr)
+        return 2
+    except ValueError:  # stdout closed by the program
         pass
     return code
 

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from .errors import run_cli
-from .jsonout import add_json_argument, write_json
+from .jsonout import add_json_argument, check_json_target, write_json
 from .package import add_enhancer_argument, open_package
 
 
@@ -36,6 +36,7 @@ def _main(argv) -> int:
     add_enhancer_argument(ap)
     add_json_argument(ap, "the description")
     args = ap.parse_args(argv)
+    check_json_target(args.json)
     info = describe(args.package, args.enhancer)
     if args.json:
         write_json(args.json, info)

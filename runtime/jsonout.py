@@ -12,7 +12,13 @@ from .atomic import check_writable, write_atomic
 
 def add_json_argument(parser: argparse.ArgumentParser, what: str) -> None:
     """Add ``--json FILE``: ``what`` says what the JSON holds (e.g. "the report")."""
-    parser.add_argument("--json", metavar="FILE", help=f"write {what} as JSON to FILE ('-' = stdout)")
+    parser.add_argument("--json", metavar="FILE", type=_target, help=f"write {what} as JSON to FILE ('-' = stdout)")
+
+
+def _target(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("an empty name was given")
+    return text
 
 
 def check_json_target(target: str | None) -> None:

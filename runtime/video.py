@@ -137,7 +137,8 @@ def _iter_file(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not a readable video ({err})") from None
+        reason = getattr(err, "strerror", None) or err  # FFmpeg's errors carry a made-up errno: say the reason
+        raise UserError(f"{path}: not a readable video ({reason})") from None
     if not container.streams.video:
         container.close()
         raise UserError(f"{path}: has no video stream")

@@ -48,7 +48,7 @@ def strides_for(frame_hw: tuple[int, int], min_embed: int = 2, stages: int = NUM
     h, w = frame_hw
     g = math.gcd(h, w)
     limit = min(h, w) // min_embed
-    total = max(d for d in range(1, g + 1) if g % d == 0 and d <= limit)
+    total = max((d for d in range(1, g + 1) if g % d == 0 and d <= limit), default=1)
     if total < 16:
         raise TrainerError(
             f"frame size {h}x{w} allows only {total}x up-sampling (needs a common factor of at least 16): "
