@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -38,10 +40,16 @@ HEIGHT, WIDTH = 64, 128
 def _run(tool: str, *args: str) -> str:
     """Run ``tool args`` (as ``python -m module``), echo the command, pass its stderr through."""
     print(f"\n$ {tool} {shlex.join(args)}", file=sys.stderr, flush=True)
-    proc = subprocess.run([sys.executable, "-m", _MODULES[tool], *args], stdout=subprocess.PIPE, text=True)
+    with subprocess.Popen([sys.executable, "-m", _MODULES[tool], *args], stdout=subprocess.PIPE, text=True) as proc:
+        try:
+            out, _ = proc.communicate()
+        except KeyboardInterrupt:  # the tool cleans up and ends within seconds (it may have had the signal already)
+            proc.send_signal(signal.SIGINT)
+            proc.wait()
+            raise
     if proc.returncode:
         raise UserError(f"{tool} failed with exit status {proc.returncode} (its message is above)")
-    return proc.stdout
+    return out
 
 
 def _summary(rd: dict, package: Path) -> list[str]:
@@ -75,7 +83,13 @@ def _main(argv) -> int:
     args = p.parse_args(argv)
     if args.frames < 2 or args.epochs < 1:
         raise UserError("--frames must be at least 2 and --epochs at least 1")
+    if not (math.isfinite(args.size) and args.size > 0):
+        raise UserError(f"--size {args.size}: must be a positive number of millions of parameters")
     import torch  # noqa: F401  the demo trains: without the train extra, run_cli names it in one line
+
+    from ..trainer.registry import get_spec
+
+    sized = get_spec(args.model).default_size is not None  # an unknown family fails here, before any work
 
     out = Path(args.out)
     t0 = time.perf_counter()
@@ -84,8 +98,8 @@ def _main(argv) -> int:
           file=sys.stderr)
     t_train = time.perf_counter()
     _run("nerv-train", str(out / "clip"), "-o", str(out / "model.pt"), "--model", args.model,
-         "--size", str(args.size), "--epochs", str(args.epochs), "--lr", "0.002", "--batch-size", "1",
-         "--eval-every", str(args.epochs))
+         *(["--size", str(args.size)] if sized else []), "--epochs", str(args.epochs), "--lr", "0.002",
+         "--batch-size", "1", "--eval-every", str(args.epochs))
     trained = time.perf_counter() - t_train
     package = out / "clip.nvpkg"
     _run("nerv-export", str(out / "model.pt"), "-o", str(package), "--eval-frames", "0")

@@ -4,6 +4,7 @@ finding, each an exit 2 with one clear line before any work, or an output that i
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -173,3 +174,37 @@ def test_stdout_on_a_full_disk_is_an_error(package, tool):
     errors = [line for line in proc.stderr.splitlines() if ": error: " in line]
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert len(errors) == 1 and "No space left on device" in errors[0], proc.stderr
+
+
+# --- nerv-demo
+
+@pytest.mark.parametrize("flags, needle", [(["--model", "nope"], "unknown model"), (["--size", "nan"], "--size")])
+def test_demo_checks_its_arguments_before_any_work(tmp_path, capsys, flags, needle):
+    from nervkit.export.demo import main as demo_main
+
+    assert demo_main(["--out", str(tmp_path / "demo"), *flags]) == 2
+    _one_error(capsys, needle)
+    assert not (tmp_path / "demo").exists()
+
+
+def test_demo_interrupted_lets_its_tool_clean_up(tmp_path):
+    """Ctrl-C sent to nerv-demo alone (``kill -INT``): the nerv-train it runs is told too and ends by itself
+    (it used to be SIGKILLed 0.25 s later, leaving any temporary it was writing); no process stays behind."""
+    proc = subprocess.Popen([sys.executable, "-m", "nervkit.export.demo", "--out", str(tmp_path / "demo"),
+                             "--model", "test-hnerv", "--frames", "4", "--epochs", "100000"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    text = ""
+    for line in proc.stderr:
+        text += line
+        if "nerv-train: test-hnerv, 4 frames" in line:  # the child trains
+            break
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=60)
+    text += proc.stderr.read()
+    lines = text.strip().splitlines()
+    assert code == 130 and "Traceback" not in text, (code, text[-1500:])
+    assert lines[-1] == "nerv-demo: interrupted" and "nerv-train: interrupted" in lines[-2], text[-1500:]
+    assert not [p for p in (tmp_path / "demo").iterdir() if p.name.startswith(".")]
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(tmp_path / "demo") not in ps
