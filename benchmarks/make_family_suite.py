@@ -2,6 +2,7 @@
 
     python benchmarks/make_family_suite.py OUT_DIR [--size 0.35] [--hw 160x320] [--frames 16]
     nerv-bench --suite OUT_DIR --baseline none --frames 0:8 --json benchmarks/results/FILE.json
+    python benchmarks/bench_family_ratios.py OUT_DIR --json benchmarks/results/family_ratios_160x320.json
 
 Weights are the families' random initialisation (decode time does not depend on their values), the
 embeddings come from each model's own encoder on random frames; exported with nerv-export as a user

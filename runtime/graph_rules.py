@@ -44,12 +44,12 @@ PACKAGE_OPS = frozenset({
     "Add", "AveragePool", "Cast", "Clip", "Concat", "Conv", "ConvTranspose", "Cos", "DepthToSpace", "Div", "Erf",
     "Gather", "LeakyRelu", "Mul", "Pad", "ReduceMean", "Relu", "Reshape", "Resize", "Sigmoid", "Sin", "Split",
     "Squeeze", "Sub", "Tanh", "Unsqueeze",
-    "Abs", "Atan", "Less", "Max", "Sqrt", "Transpose", "Where",
+    "Abs", "Atan", "Less", "MatMul", "Max", "Sqrt", "Transpose", "Where",
 })
 """Ops of the graphs ``nerv-export`` stores: ``optimize_for(..., "ort", fold=False)`` over every
 registered family (Haar transforms lowered to standard ops; ``Pad`` for odd frame sides; the second
 row: constant expressions of package weights, folded at load: the harmonic activation's amplitude and
-phase, the row kernels of split narrow convolutions)."""
+phase, the row kernels of split narrow convolutions, 1x1 convolutions merged into their sources)."""
 ENHANCER_OPS = frozenset({
     "Add", "AveragePool", "Concat", "Conv", "DeformConv", "Div", "Gather", "LeakyRelu", "MatMul", "MaxPool", "Mul",
     "ReduceMean", "Relu", "Reshape", "Resize", "Sigmoid", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Transpose",

@@ -333,3 +333,18 @@ def test_split_narrow_convs_keeps_a_7x7_attention_conv_exact():
                      for n in split.graph.node if n.op_type == "Conv")
     assert kernels == [(1, 7), (1, 7), (3, 3), (7, 1), (7, 1)]
     assert np.abs(run(split, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5
+
+
+def test_split_concat_conv_merges_farm_fuse_into_its_bands():
+    from nervkit.export.passes.split_concat_conv import split_concat_conv
+    from nervkit.trainer.families.cf_nerv import FARM, CFNeRVConfig
+
+    torch.manual_seed(0)
+    m, x = FARM(6, CFNeRVConfig((32, 64), [2, 2], [6, 6, 6])), torch.randn(2, 6, 9, 11)
+    with torch.no_grad():
+        m.res_scale.fill_(0.8)  # make the refinement visible next to x
+    split = split_concat_conv(export(m, x))
+    assert "Concat" not in ops(split)
+    # the fuse's low half merged into the dilated conv; its high half a 1x1 conv: three convs, not four
+    assert ops(split).count("Conv") == 3
+    assert np.abs(run(split, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5
