@@ -11,12 +11,14 @@ The frames' last steps (clamp to [0, 1], scale to 0..255, round half to even, ca
 NHWC) are appended to the compiled model with OpenVINO's pre/post-processing API for ``run_uint8``, so
 they run inside OpenVINO's threads in one pass over the frame instead of as separate numpy passes.
 
-``PERFORMANCE_HINT``: a backend built for batches of one frame uses ``LATENCY`` (one stream, every
-core on one request). One built for larger batches uses ``THROUGHPUT`` (OpenVINO's streams, a share of
-the cores each) and splits every call into ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` contiguous chunks that
-run as parallel requests, one per stream: on the official bunny package that decodes 1.16-1.36x faster
-in bf16 than one LATENCY request per batch, while THROUGHPUT with one request at a time is slower
-(``benchmarks/bench_openvino_hint.py``, ``benchmarks/results/openvino_hint_official.json``).
+``PERFORMANCE_HINT``, chosen by measurement (``benchmarks/bench_openvino_hint.py``,
+``benchmarks/results/openvino_hint_official.json``, official bunny package, 2-core AVX-512 CPU):
+``LATENCY`` (one stream, every core on one request) except fp32 at batches above 1, which uses
+``THROUGHPUT`` (a stream per core) and runs every frame of a call as its own request in an
+``AsyncInferQueue`` of ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``, the streams decoding frames in parallel:
+1.12-1.44x the frames per second of one LATENCY request per batch in fp32. In bf16 the same was
+0.85x on a quiet CPU and 1.08-1.22x on a loaded one, so bf16 stays on LATENCY; THROUGHPUT with one request
+at a time is slower in every precision (0.53-0.98x).
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from ..errors import PackageError, UserError, one_line
 EXTRA_HINT = "install the 'openvino' extra (pip install 'nervkit[openvino]')"
 _HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 _CAPABILITY = {"fp32": "FP32", "bf16": "BF16", "fp16": "FP16"}
+_PARALLEL = ("fp32",)
+"""Precisions that decode batches as parallel per-frame requests under THROUGHPUT (module docstring)."""
 
 
 def _import(name: str):
@@ -87,22 +91,26 @@ class OpenVinoBackend:
             raise PackageError(f"{package.path}: decoder graph has inputs {inputs}, not {list(package.embed_names)}, "
                                "or an output other than 'frames'")
         self._config = {"INFERENCE_PRECISION_HINT": _HINTS[precision],
-                        "PERFORMANCE_HINT": "THROUGHPUT" if batch > 1 else "LATENCY"}
+                        "PERFORMANCE_HINT": "THROUGHPUT" if batch > 1 and precision in _PARALLEL else "LATENCY"}
         self._requests = {}
 
-    def _pool(self, kind: str) -> list:
-        """The infer requests of the float (``float``) or uint8 (``uint8``) model, compiled on first use:
-        one per stream (one under LATENCY)."""
+    def _pool(self, kind: str):
+        """The request queue of the float (``float``) or uint8 (``uint8``) model, compiled on first use:
+        one request per stream (one under LATENCY), each output copied by frame index as it completes."""
         if kind not in self._requests:
+            ov = _import("openvino")
             model = self._model if kind == "float" else self._uint8_model()
             compiled = self._core.compile_model(model, "CPU", self._config)
-            count = compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
-            self._requests[kind] = [compiled.create_infer_request() for _ in range(max(1, count))]
+            queue = ov.AsyncInferQueue(compiled, max(1, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
+            outputs = {}
+            queue.set_callback(lambda request, index: outputs.__setitem__(
+                index, request.get_output_tensor(0).data.copy()))  # the buffer is reused by the next frame
+            self._requests[kind] = queue, outputs
         return self._requests[kind]
 
     def _request(self, kind: str):
         """The first infer request of ``kind`` (a profile of one request)."""
-        return self._pool(kind)[0]
+        return self._pool(kind)[0][0]
 
     def _uint8_model(self):
         """The model with clamp, x255, round-half-to-even, cast to u8 and NCHW -> NHWC appended."""
@@ -117,20 +125,19 @@ class OpenVinoBackend:
         return ppp.build()
 
     def _infer(self, kind: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        """One call: the frames split into as many contiguous chunks as requests (at most one frame each),
-        run in parallel, outputs concatenated in order."""
-        pool = self._pool(kind)
+        """One call: a request per frame (under THROUGHPUT the streams decode frames in parallel; one frame
+        per request measured faster than larger chunks), outputs concatenated in frame order."""
+        queue, outputs = self._pool(kind)
         feeds = {k: np.ascontiguousarray(v, np.float32) for k, v in feeds.items()}
         n = len(next(iter(feeds.values())))
-        bounds = np.linspace(0, n, min(len(pool), n) + 1).round().astype(int)
-        chunks = list(zip(bounds[:-1], bounds[1:], strict=True))
-        for request, (a, b) in zip(pool, chunks, strict=False):
-            request.start_async({k: v[a:b] for k, v in feeds.items()})
-        outs = []
-        for request in pool[:len(chunks)]:
-            request.wait()
-            outs.append(request.get_output_tensor(0).data.copy())  # the buffer is reused by the next call
-        return outs[0] if len(outs) == 1 else np.concatenate(outs)
+        outputs.clear()
+        if len(queue) == 1:  # LATENCY: the whole batch in one request
+            queue.start_async(feeds, 0)
+        else:
+            for i in range(n):
+                queue.start_async({k: v[i:i + 1] for k, v in feeds.items()}, i)
+        queue.wait_all()
+        return outputs[0] if len(outputs) == 1 else np.concatenate([outputs[i] for i in range(n)])
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self._infer("float", feeds)
