@@ -1,7 +1,8 @@
 """``nerv-export tds.pt -o clip.nvpkg``: a temporal down-sampling package (paper 003; format 1.2).
 
-The package holds the two base-codec bitstreams of ``tds.pt`` as they are (sections ``base.key`` and
-``base.lr``), the enhancer's ONNX graph (:mod:`.tds_onnx`) and its weights, quantised (``quant_bits``
+The package holds the two base-codec streams of ``tds.pt`` as they are (sections ``base.key`` and
+``base.lr``: bitstreams, or nested per-frame packages for a nervkit-family base, plan base ``nvpkg``),
+the enhancer's ONNX graph (:mod:`.tds_onnx`) and its weights, quantised (``quant_bits``
 per code, :func:`.quantize.quantize_tensor`) and entropy-coded under their parameter names like any
 decoder's, and a ``gop`` decode plan (:mod:`nervkit.runtime.plan`): Algorithm 1 per group. Every byte
 of the file is counted in its bits per pixel (the per-video enhancer's weights included). With
@@ -79,7 +80,7 @@ def build_tds_package(ck: TDSCheckpoint, out: str | os.PathLike, quant_bits: int
     if onnx_path:
         save_onnx(proto, onnx_path)
     graph = externalize_weights(proto, set(weights))
-    plan = {"kind": "gop", "gop": lay.gop, "scale": lay.scale, "base": s.base,
+    plan = {"kind": "gop", "gop": lay.gop, "scale": lay.scale, "base": s.codec,
             "streams": {"key": "base.key", "lr": "base.lr"}}
     if enhancer is not None:
         plan["enhancer"] = share_enhancer(enhancer, ck, weights, quant_bits)

@@ -27,11 +27,14 @@ from ..trainer.tds.enhancer import PYRAMID
 
 @dataclass
 class Streams:
-    """The two coded streams of one video (``key``: HR key frames, ``lr``: down-sampled frames)."""
+    """The two coded streams of one video (``key``: HR key frames, ``lr``: down-sampled frames).
+
+    ``base``: ``x264``/``x265``, or the nervkit family whose packages the streams are (:mod:`.tds_nerv`;
+    ``crf`` is then ``None``)."""
 
     layout: GopLayout
     base: str
-    crf: int
+    crf: int | None
     height: int
     width: int
     key: bytes
@@ -40,6 +43,11 @@ class Streams:
     @property
     def bits(self) -> int:
         return 8 * (len(self.key) + len(self.lr))
+
+    @property
+    def codec(self) -> str:
+        """The runtime's base codec of the streams (:data:`nervkit.runtime.basecodec.NESTED` for a family)."""
+        return self.base if self.base in basecodec.BASES else basecodec.NESTED
 
 
 def make_layout(num_frames: int, height: int, width: int, gop: int, scale: int) -> GopLayout:
@@ -103,6 +111,6 @@ def decode(streams: Streams) -> np.ndarray:
     """Decoded key frames and up-sampled decoded LR frames in display order, ``uint8 [N, H, W, 3]``."""
     lay, hw = streams.layout, (streams.height, streams.width)
     out = np.empty((lay.num_frames, *hw, 3), np.uint8)
-    out[lay.key_frames()] = basecodec.decode(streams.key, streams.base)
-    out[lay.lr_frames()] = basecodec.decode(streams.lr, streams.base, size=hw)
+    out[lay.key_frames()] = basecodec.decode(streams.key, streams.codec)
+    out[lay.lr_frames()] = basecodec.decode(streams.lr, streams.codec, size=hw)
     return out

@@ -11,13 +11,13 @@ import argparse
 import sys
 import time
 
-from ..runtime.basecodec import BASES, check_base
+from ..runtime.basecodec import BASES
 from ..runtime.errors import UserError
 from ..runtime.gop import frame_plan
 from ..runtime.jsonout import write_json
 from ..trainer.tds import pipeline
 from ..trainer.tds.enhancer import SIZES, Enhancer, config_for
-from . import tds_files, tds_streams
+from . import tds_files, tds_nerv, tds_streams
 from .tds_streams import check_match, make_layout
 
 MODELS = {"tds": None, "test-tds": "test"}
@@ -26,7 +26,10 @@ MODELS = {"tds": None, "test-tds": "test"}
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("temporal down-sampling (--model tds or test-tds; paper 003)")
-    g.add_argument("--base", default="x265", help=f"base codec: {', '.join(BASES)} (default x265)")
+    g.add_argument("--base", default="x265", help=f"base codec: {', '.join(BASES)} (default x265), or a nervkit "
+                   "family (two NeRVs: key frames, LR frames; e.g. hnerv, test-hnerv)")
+    g.add_argument("--base-size", type=float, help="with a family --base: each NeRV's parameter budget in millions")
+    g.add_argument("--base-epochs", type=int, default=300, help="with a family --base: each NeRV's epochs")
     g.add_argument("--gop", type=int, default=5, help="frames per group, odd, >= 3 (default 5)")
     g.add_argument("--scale", type=int, default=2, help="down-sampling factor of the middle frames: 2 or 4")
     g.add_argument("--crf", type=int, default=32, help="base codec constant rate factor for both streams")
@@ -39,7 +42,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args, clip) -> dict:
     """Train (or attach) the enhancer for ``clip`` and write ``args.output``; returns the result dict."""
-    check_base(args.base)
+    nerv_base = args.base not in BASES
+    if nerv_base:
+        tds_nerv.check_family(args.base, args.base_size, args.base_epochs)
     frames = clip.frames
     n, h, w, _ = frames.shape
     layout = make_layout(n, h, w, args.gop, args.scale)
@@ -57,10 +62,12 @@ def run(args, clip) -> dict:
     config_for(args.enhancer_size, args.fusion)  # a bad name fails even where the size is fixed
     size = MODELS[args.model] or args.enhancer_size
     enhancer = shared.enhancer if shared else Enhancer(config_for(size, args.fusion))
-    print(f"nerv-train: {args.model}: {n} frames {h}x{w}, GOP {args.gop}, scale {args.scale}, {args.base} CRF "
-          f"{args.crf}; {len(layout.lr_frames())} frames down-sampled", file=sys.stderr)
+    rate = f"{args.base_epochs} epochs" if nerv_base else f"CRF {args.crf}"
+    print(f"nerv-train: {args.model}: {n} frames {h}x{w}, GOP {args.gop}, scale {args.scale}, {args.base} {rate}; "
+          f"{len(layout.lr_frames())} frames down-sampled", file=sys.stderr)
     t0 = time.perf_counter()
-    streams = tds_streams.code(frames, layout, args.base, args.crf, fps=clip.fps)
+    streams = (tds_nerv.code(frames, layout, args.base, args.base_size, args.base_epochs, clip.fps, args.seed)
+               if nerv_base else tds_streams.code(frames, layout, args.base, args.crf, fps=clip.fps))
     decoded = tds_streams.decode(streams)
     steps = frame_plan(args.gop)
     train = None

@@ -6,12 +6,13 @@ The manifest's ``plan`` names one of two recipes (a 1.0/1.1 package, which has n
 - ``{"kind": "per-frame"}`` (every NeRV family): frame ``i`` is one graph run on frame ``i``'s own
   entropy-coded inputs (embeddings). Batches of frames are one run each; the next batch's inputs are
   entropy-decoded in a second thread while the graph runs.
-- ``{"kind": "gop", "gop": N, "scale": k, "base": "x264"|"x265", "streams": {"key": SECTION, "lr":
+- ``{"kind": "gop", "gop": N, "scale": k, "base": "x264"|"x265"|"nvpkg", "streams": {"key": SECTION, "lr":
   SECTION}[, "enhancer": {"sha256": HEX, "bytes": N}]}`` (temporal down-sampling, paper 003; with
   ``enhancer``, the graph's weights are in that shared enhancer file, not in the package): the two
-  base-codec bitstreams decode (PyAV, :mod:`.basecodec`) to the HR key frames and the LR frames,
-  bicubic-up-sampled to full size; key frames are output as decoded; every other frame of a group is one
-  run of the enhancer graph ``frames = G(earlier, target, later)`` in the order of Algorithm 1
+  base-codec streams decode (PyAV, or nested per-frame packages: :mod:`.basecodec`) to the HR key
+  frames and the LR frames, bicubic-up-sampled to full size; key frames are output as decoded; every
+  other frame of a group is one run of the enhancer graph ``frames = G(earlier, target, later)`` in the
+  order of Algorithm 1
   (:func:`.gop.frame_plan`), its references the decoded key frames or the already enhanced middle frame,
   clamped to [0, 1]. Runs that do not depend on each other (the middle frames of several groups; the
   other frames once their middle frame is done) are batched into one graph call. Decoding frame ``i``
@@ -103,8 +104,9 @@ class GopPlan:
         gop = _int(rec, "gop", lambda n: 3 <= n <= num_frames and n % 2 == 1)
         scale = _int(rec, "scale", lambda s: s in SCALES)
         self.base = rec.get("base")
-        if not isinstance(self.base, str) or self.base not in basecodec.BASES:
-            raise _bad(f"base {self.base!r} is not one of {', '.join(basecodec.BASES)}")
+        bases = [*basecodec.BASES, basecodec.NESTED]
+        if not isinstance(self.base, str) or self.base not in bases:
+            raise _bad(f"base {self.base!r} is not one of {', '.join(bases)}")
         streams = rec.get("streams")
         if not isinstance(streams, dict) or set(streams) != {"key", "lr"} or any(
                 not isinstance(s, str) or s not in sections for s in streams.values()):
