@@ -76,24 +76,23 @@ def _run(prog: str, body, argv, interrupted: str, user_errors: tuple[type[Except
     try:
         code = body(argv)
     except KeyboardInterrupt:
-        print(f"{prog}: {interrupted}", file=sys.stderr)
+        _say(f"{prog}: {interrupted}")
         interrupt.reported()
         return interrupt.status()
     except BrokenPipeError:
-        _silence_stdout()
+        _silence(sys.stdout)
         return 141
     except (UserError, OSError, *user_errors) as err:
-        print(f"{prog}: error: {one_line(err)}", file=sys.stderr)
+        _say(f"{prog}: error: {one_line(err)}")
         return 2
     except MemoryError:
-        print(f"{prog}: error: out of memory (lower --batch or the input size, or free memory)", file=sys.stderr)
+        _say(f"{prog}: error: out of memory (lower --batch or the input size, or free memory)")
         return 2
     except ImportError as err:
         extra = EXTRAS.get((err.name or "").split(".")[0])
         if extra is None:
             return _internal(prog)
-        print(f"{prog}: error: needs {err.name}, which this install lacks: pip install 'nervkit[{extra}]'",
-              file=sys.stderr)
+        _say(f"{prog}: error: needs {err.name}, which this install lacks: pip install 'nervkit[{extra}]'")
         return 2
     except SystemExit:
         raise
@@ -108,11 +107,11 @@ def _flush_stdout(prog: str, code: int) -> int:
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        _silence_stdout()
+        _silence(sys.stdout)
         return 141
     except OSError as err:  # a full disk behind "> file": the output is incomplete
-        _silence_stdout()
-        print(f"{prog}: error: cannot write to stdout: {err.strerror}", file=sys.stderr)
+        _silence(sys.stdout)
+        _say(f"{prog}: error: cannot write to stdout: {err.strerror}")
         return 2
     except ValueError:  # stdout closed by the program
         pass
@@ -122,17 +121,26 @@ def _flush_stdout(prog: str, code: int) -> int:
 def _exit_status(exit_: SystemExit) -> int:
     if exit_.code is None or isinstance(exit_.code, int):
         return exit_.code or 0
-    print(exit_.code, file=sys.stderr)  # what the interpreter does with a non-integer code
+    _say(str(exit_.code))  # what the interpreter does with a non-integer code
     return 1
 
 
 def _internal(prog: str) -> int:
-    traceback.print_exc()
-    print(f"{prog}: internal error (a bug; please report it with the traceback above)", file=sys.stderr)
+    _say(traceback.format_exc().rstrip("\n"))
+    _say(f"{prog}: internal error (a bug; please report it with the traceback above)")
     return 1
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush does not hit the closed pipe again."""
-    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):  # stdout replaced in tests
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+def _say(text: str) -> None:
+    """One message on stderr; a stderr that is gone (``2>&1 | head -1``) does not change the exit status."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        _silence(sys.stderr)
+
+
+def _silence(stream) -> None:
+    """Point ``stream``'s descriptor at /dev/null so later writes (and the interpreter's final flush) do not
+    hit the closed pipe again."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):  # stream replaced in tests
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())

@@ -485,3 +485,14 @@ def test_demo_interrupted_lets_its_tool_clean_up(tmp_path):
     assert not [p for p in (tmp_path / "demo").iterdir() if p.name.startswith(".")]
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(tmp_path / "demo") not in ps
+
+
+def test_error_with_stderr_gone_keeps_its_status(tmp_path):
+    """``nerv-info missing.nvpkg 2>&1 | head -0``: the message cannot be shown, the status is still the
+    error's 2 (it was 1: the failed print raised inside the error handler, with a traceback)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader went away before anything was written
+    proc = subprocess.run([sys.executable, "-m", "nervkit.runtime.info", str(tmp_path / "missing.nvpkg")],
+                          stderr=write_end, timeout=120)
+    os.close(write_end)
+    assert proc.returncode == 2
