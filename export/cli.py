@@ -118,7 +118,7 @@ def _export(args) -> int:
                          eval_frames=args.eval_frames, onnx_path=None if args.trt else args.onnx)
     report = build_package(loaded, args.output, opts, exported)
     line = (f"nerv-export: wrote {args.output}: {report['file_bytes']:,} bytes, {report['bpp']:.4f} bpp, "
-            f"{report['frames']} frames {report['width']}x{report['height']}, coders {report['coders']}")
+            f"{report['frames']} frames {report['height']}x{report['width']}, coders {report['coders']}")
     print(line, file=sys.stderr)
     psnr = report.get("psnr")
     if psnr:
@@ -143,7 +143,7 @@ def _export_tds(args, ck) -> int:
     report = build_tds_package(ck, args.output, args.quant_bits, args.onnx, args.enhancer)
     shared = report["shared_enhancer"]
     print(f"nerv-export: wrote {args.output}: {report['file_bytes']:,} bytes ({report['base_bytes']:,} of base "
-          f"streams), {report['bpp']:.4f} bpp, {report['frames']} frames {report['width']}x{report['height']}"
+          f"streams), {report['bpp']:.4f} bpp, {report['frames']} frames {report['height']}x{report['width']}"
           + (f"; its enhancer is {args.enhancer} ({shared['bytes']:,} bytes, SHA-256 {shared['sha256'][:16]}...), "
              "named, not stored" if shared else ""), file=sys.stderr)
     if args.json:

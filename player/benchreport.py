@@ -29,7 +29,7 @@ def table(report: dict) -> str:
             "max|d| 8bit", "PSNR vs fp32", "guard dB"]
     for p in report["packages"]:
         lines += ["", f"{Path(p['path']).name}: family {p['family']}, {p['parameters']:,} parameters, "
-                      f"{p['width']}x{p['height']}, frames {p['frames'][0]}:{p['frames'][1]}, "
+                      f"{p['height']}x{p['width']}, frames {p['frames'][0]}:{p['frames'][1]}, "
                       f"{p['macs_per_frame'] / 1e9:.3f} GMAC per frame"]
         rows = [cols]
         for r in p["results"]:
@@ -95,7 +95,7 @@ def plot(report: dict, path: str) -> None:
     ax.set_xlabel("decoded frames per second (higher is better)")
     m, s = report["machine"], report["settings"]
     pk = report["packages"][0]
-    ax.set_title(f"nerv-bench: {pk['width']}x{pk['height']}, {m['cpu']} ({m['cores']} cores)"
+    ax.set_title(f"nerv-bench: {pk['height']}x{pk['width']}, {m['cpu']} ({m['cores']} cores)"
                  + (f" + {m['gpu']}" if "gpu" in m else "")
                  + f"\n{s['warmup']} warm-up + {s['repeats']} timed calls per batch", fontsize=10)
     fig.tight_layout()

@@ -25,7 +25,7 @@ def _rows(rows: list[list[str]], right_from: int) -> list[str]:
 def table(report: dict) -> str:
     """Machine and source, every point of every series, BD figures, and the equal-size comparisons."""
     src, m = report["source"], report["machine"]
-    lines = [f"nerv-rd: {src['path']}: {src['frames']} frames {src['width']}x{src['height']}; "
+    lines = [f"nerv-rd: {src['path']}: {src['frames']} frames {src['height']}x{src['width']}; "
              f"{m['cpu']}, {m['cores']} cores" + (f", load average {m['load_average_1min']}"
                                                   if "load_average_1min" in m else "")]
     ceiling = report["conversion_ceiling"]
@@ -78,7 +78,7 @@ def plot(report: dict, path: str) -> None:
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=9)
     src, m = report["source"], report["machine"]
-    fig.suptitle(f"nerv-rd: {Path(src['path']).name}, {src['frames']} frames {src['width']}x{src['height']}; "
+    fig.suptitle(f"nerv-rd: {Path(src['path']).name}, {src['frames']} frames {src['height']}x{src['width']}; "
                  f"codecs 8-bit 4:2:0; {m['cpu']}", fontsize=10)
     fig.tight_layout()
     figure.save(fig, path)

@@ -43,7 +43,7 @@ def _main(argv) -> int:
         if args.json == "-":
             return 0
     out = sys.stdout
-    video = f"{info['frames']} frames, {info['width']}x{info['height']}, {info['fps']:g} fps"
+    video = f"{info['frames']} frames, {info['height']}x{info['width']}, {info['fps']:g} fps"
     print(f"{info['path']}: nvpkg {info['format_version']}, family {info['family']}", file=out)
     print(f"  video     {video}", file=out)
     print(f"  plan      {info['plan']['description']}", file=out)

@@ -496,3 +496,11 @@ def test_error_with_stderr_gone_keeps_its_status(tmp_path):
                           stderr=write_end, timeout=120)
     os.close(write_end)
     assert proc.returncode == 2
+
+
+def test_frame_sizes_read_height_by_width(package, model_pt, tmp_path, capsys):
+    """Every tool says HxW, as --crop/--resize take it (nerv-info and nerv-export said 64x32 for 32x64)."""
+    assert info_main([str(package)]) == 0
+    assert "4 frames, 32x64," in capsys.readouterr().out
+    assert export_main([str(model_pt), "-o", str(tmp_path / "x.nvpkg"), "--eval-frames", "0"]) == 0
+    assert "4 frames 32x64," in capsys.readouterr().err
