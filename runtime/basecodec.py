@@ -60,8 +60,8 @@ def decode_nested(data: bytes, expect: tuple[int, int, int] | None = None) -> np
             raise PackageError(f"a nested package must have a per-frame plan, not {pkg.plan.kind}")
         got = (pkg.num_frames, pkg.height, pkg.width)
         if expect is not None and got != tuple(expect):
-            raise PackageError(f"the nested package holds {got[0]} frames of {got[2]}x{got[1]}; the manifest "
-                               f"says {expect[0]} of {expect[2]}x{expect[1]}")
+            raise PackageError(f"the nested package holds {got[0]} frames of {got[1]}x{got[2]}; the manifest "
+                               f"says {expect[0]} of {expect[1]}x{expect[2]}")
         with Decoder(pkg, batch=min(pkg.num_frames, 8), **NESTED_DECODE) as dec:
             return np.concatenate(list(dec.decode_frames()))
 
@@ -87,8 +87,8 @@ def decode(data: bytes, base: str, size: tuple[int, int] | None = None,
         for f in frames:
             if expect is not None and (len(out) == expect[0] or (f.height, f.width) != expect[1:]):
                 raise PackageError(f"the {base} stream holds {len(out) + 1} or more frames of "
-                                   f"{f.width}x{f.height}; the manifest says {expect[0]} of "
-                                   f"{expect[2]}x{expect[1]}")
+                                   f"{f.height}x{f.width}; the manifest says {expect[0]} of "
+                                   f"{expect[1]}x{expect[2]}")
             if size is not None:
                 f = f.reformat(width=size[1], height=size[0], format="rgb24", interpolation="BICUBIC")
             out.append(f.to_ndarray(format="rgb24"))

@@ -109,8 +109,8 @@ def _flip(data: bytes) -> bytes:
 @pytest.mark.parametrize("swap, message", [
     (lambda ck, d: {"key": (d / "clip.nvpkg").read_bytes()}, "per-frame plan, not gop"),
     (lambda ck, d: {"key": _flip(ck.streams.key)}, "section base.key"),
-    (lambda ck, d: {"key": ck.streams.lr}, "holds 3 frames of 64x32; the manifest says 2 of 128x64"),
-    (lambda ck, d: {"lr": ck.streams.key}, "holds 2 frames of 128x64; the manifest says 3 of 64x32"),
+    (lambda ck, d: {"key": ck.streams.lr}, "holds 3 frames of 32x64; the manifest says 2 of 64x128"),
+    (lambda ck, d: {"lr": ck.streams.key}, "holds 2 frames of 64x128; the manifest says 3 of 32x64"),
 ])
 def test_bad_nested_package_exits_2(made, tmp_path, capsys, swap, message):
     ck, d, _ = made

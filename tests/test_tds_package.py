@@ -179,7 +179,7 @@ def test_missing_pyav_names_the_extra(tds, tmp_path):
 @pytest.mark.parametrize("edit, message", [
     (lambda p: p.update(gop=4), "plan: gop = 4"),
     (lambda p: p.update(gop=7), "the x264 stream holds"),  # a GOP the streams were not coded with
-    (lambda p: p.update(scale=4), "frames of 32x16"),
+    (lambda p: p.update(scale=4), "frames of 16x32"),
     (lambda p: p.update(base="x265"), "damaged x265 stream"),
     (lambda p: p.update(kind="gop2"), "plan: kind 'gop2'"),
     (lambda p: p["streams"].update(lr="base.key"), "the x264 stream holds"),
