@@ -55,7 +55,7 @@ def profile_openvino(pkg, feeds, precision: str, repeats: int, macs: dict[str, i
         ops[info.node_type] += info.real_time.total_seconds()
         nodes[info.node_name.removesuffix("/WithoutBiases")] += info.real_time.total_seconds()
     backend.close()
-    return {"ms_per_frame": ms, "op_share": _shares(ops), **_conv_rates(nodes, macs)}
+    return {"ms_per_frame": ms, "op_share": _shares(ops), **_conv_rates(ops, nodes, macs)}
 
 
 def profile_ort(pkg, feeds, repeats: int, macs: dict[str, int]) -> dict:
@@ -79,17 +79,23 @@ def profile_ort(pkg, feeds, repeats: int, macs: dict[str, int]) -> dict:
     for e in last_run[-per_call:]:
         ops[e["args"]["op_name"]] += e["dur"] * 1e-6
         nodes[e["name"].removesuffix("_kernel_time")] += e["dur"] * 1e-6
-    return {"ms_per_frame": ms, "op_share": _shares(ops), **_conv_rates(nodes, macs)}
+    return {"ms_per_frame": ms, "op_share": _shares(ops), **_conv_rates(ops, nodes, macs)}
 
 
-def _conv_rates(nodes: collections.Counter, macs: dict[str, int]) -> dict:
-    """Share of the profiled time outside the graph's convolution nodes (those a backend renamed while
-    fusing count as outside), and each convolution's time, MACs and rate, slowest first."""
-    total = sum(nodes.values()) or 1.0
+CONV_TYPES = {"Convolution", "GroupConvolution", "ConvolutionBackpropData",  # OpenVINO
+              "Conv", "FusedConv", "NhwcFusedConv", "ConvTranspose"}  # ONNX Runtime
+
+
+def _conv_rates(ops: collections.Counter, nodes: collections.Counter, macs: dict[str, int]) -> dict:
+    """Share of the profiled time outside convolution kernels (by the backend's op type, fused
+    element-wise work included in the convolution), and the time, MACs and rate of each convolution the
+    backend kept the graph's name for (fused ones it renamed are left out), slowest first."""
+    total = sum(ops.values()) or 1.0
     convs = sorted(((name, t) for name, t in nodes.items() if name in macs), key=lambda x: -x[1])
     rows = [{"node": name, "ms": round(1e3 * t, 3), "mmac": round(macs[name] / 1e6, 2),
              "gmac_per_s": round(macs[name] / t / 1e9, 1) if t else None} for name, t in convs]
-    return {"non_conv_share": round(1 - sum(t for _, t in convs) / total, 4), "convs": rows}
+    return {"non_conv_share": round(1 - sum(t for k, t in ops.items() if k in CONV_TYPES) / total, 4),
+            "convs": rows}
 
 
 def _shares(ops: collections.Counter) -> dict[str, float]:
