@@ -8,8 +8,8 @@ request). ``THROUGHPUT`` splits the cores into streams and pays only when severa
 once, so four ways are timed: LATENCY with one synchronous request per batch (the backend before this
 measurement), THROUGHPUT the same way (the hint switched alone), THROUGHPUT with OpenVINO's
 ``AsyncInferQueue`` of ``OPTIMAL_NUMBER_OF_INFER_REQUESTS`` requests fed whole batches, and ``backend``:
-nervkit's ``openvino`` backend as built for that batch (THROUGHPUT for batches above 1, a request per
-frame in a queue of one request per stream). Every (hint, precision, batch)
+nervkit's ``openvino`` backend as built for that batch (when measured: THROUGHPUT for batches above 1,
+a request per frame, one in flight per stream). Every (hint, precision, batch)
 decodes ``--frames`` frames per round, all of them interleaved round by round; frames per second from
 the median round. The package is built from the official checkpoint as ``bench_runtime_cpu.py`` does
 (without a source: no guard is needed to time it).
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
                 if hint == "backend":
                     backend = OpenVinoBackend(pkg, batch, "openvino", precision)
                     run, requests = (lambda d=backend, bs=batches: [d.run(b) for b in bs]), len(
-                        backend._pool("float")[0])  # noqa: SLF001
+                        backend._pool("float"))  # noqa: SLF001
                 else:
                     run, requests = _runner(core, model, hint, precision, batches)
                 run()  # warm-up

@@ -14,8 +14,8 @@ they run inside OpenVINO's threads in one pass over the frame instead of as sepa
 ``PERFORMANCE_HINT``, chosen by measurement (``benchmarks/bench_openvino_hint.py``,
 ``benchmarks/results/openvino_hint_official.json``, official bunny package, 2-core AVX-512 CPU):
 ``LATENCY`` (one stream, every core on one request) except fp32 at batches above 1, which uses
-``THROUGHPUT`` (a stream per core) and runs every frame of a call as its own request in an
-``AsyncInferQueue`` of ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``, the streams decoding frames in parallel:
+``THROUGHPUT`` (a stream per core) and runs every frame of a call as its own request, as many at once
+as ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``, the streams decoding frames in parallel:
 1.12-1.44x the frames per second of one LATENCY request per batch in fp32. In bf16 the same was
 0.85x on a quiet CPU and 1.08-1.22x on a loaded one, so bf16 stays on LATENCY; THROUGHPUT with one request
 at a time is slower in every precision (0.53-0.98x).
@@ -94,23 +94,19 @@ class OpenVinoBackend:
                         "PERFORMANCE_HINT": "THROUGHPUT" if batch > 1 and precision in _PARALLEL else "LATENCY"}
         self._requests = {}
 
-    def _pool(self, kind: str):
-        """The request queue of the float (``float``) or uint8 (``uint8``) model, compiled on first use:
-        one request per stream (one under LATENCY), each output copied by frame index as it completes."""
+    def _pool(self, kind: str) -> list:
+        """The infer requests of the float (``float``) or uint8 (``uint8``) model, compiled on first use:
+        one per stream (one under LATENCY)."""
         if kind not in self._requests:
-            ov = _import("openvino")
             model = self._model if kind == "float" else self._uint8_model()
             compiled = self._core.compile_model(model, "CPU", self._config)
-            queue = ov.AsyncInferQueue(compiled, max(1, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
-            outputs = {}
-            queue.set_callback(lambda request, index: outputs.__setitem__(
-                index, request.get_output_tensor(0).data.copy()))  # the buffer is reused by the next frame
-            self._requests[kind] = queue, outputs
+            count = max(1, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+            self._requests[kind] = [compiled.create_infer_request() for _ in range(count)]
         return self._requests[kind]
 
     def _request(self, kind: str):
         """The first infer request of ``kind`` (a profile of one request)."""
-        return self._pool(kind)[0][0]
+        return self._pool(kind)[0]
 
     def _uint8_model(self):
         """The model with clamp, x255, round-half-to-even, cast to u8 and NCHW -> NHWC appended."""
@@ -125,19 +121,29 @@ class OpenVinoBackend:
         return ppp.build()
 
     def _infer(self, kind: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        """One call: a request per frame (under THROUGHPUT the streams decode frames in parallel; one frame
-        per request measured faster than larger chunks), outputs concatenated in frame order."""
-        queue, outputs = self._pool(kind)
+        """One call: under LATENCY the whole batch in one request; under THROUGHPUT a request per frame, as
+        many at once as there are streams, outputs in frame order. A failed request raises from ``wait``."""
+        pool = self._pool(kind)
         feeds = {k: np.ascontiguousarray(v, np.float32) for k, v in feeds.items()}
         n = len(next(iter(feeds.values())))
-        outputs.clear()
-        if len(queue) == 1:  # LATENCY: the whole batch in one request
-            queue.start_async(feeds, 0)
-        else:
-            for i in range(n):
-                queue.start_async({k: v[i:i + 1] for k, v in feeds.items()}, i)
-        queue.wait_all()
-        return outputs[0] if len(outputs) == 1 else np.concatenate([outputs[i] for i in range(n)])
+        if len(pool) == 1:
+            pool[0].infer(feeds)
+            return pool[0].get_output_tensor(0).data.copy()  # the request's buffer is reused by the next call
+        outs = []
+        for start in range(0, n, len(pool)):
+            wave = list(zip(pool, range(start, min(start + len(pool), n)), strict=False))
+            for request, i in wave:
+                request.start_async({k: v[i:i + 1] for k, v in feeds.items()})
+            failed = None
+            for request, _ in wave:  # every request of the wave ends before an error is raised
+                try:
+                    request.wait()
+                    outs.append(request.get_output_tensor(0).data.copy())
+                except RuntimeError as err:
+                    failed = failed or err
+            if failed is not None:
+                raise failed
+        return np.concatenate(outs)
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         return self._infer("float", feeds)
