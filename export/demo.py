@@ -4,7 +4,7 @@ It generates a clip in code (:func:`nervkit.trainer.synthetic.synthetic_clip`: a
 landscape with smooth sky, hills, sharp-edged houses, a road and objects moving on their own), writes it as
 PNG frames, then runs the same commands a user would type, printing each one:
 
-    nerv-train clip/ -o model.pt --model hnerv --size 0.1 --epochs 40 --lr 0.002 --batch-size 1
+    nerv-train clip/ -o model.pt --model hnerv --size 0.1 --epochs 60 --lr 0.002 --batch-size 1
     nerv-export model.pt -o clip.nvpkg --json export.json
     nerv-play clip.nvpkg --output decoded.mp4
     nerv-rd clip/ clip.nvpkg --codecs libx264 --same-size --side-by-side compare.png --plot rd.png
@@ -78,7 +78,7 @@ def _main(argv) -> int:
     p.add_argument("--out", default="nervkit-demo", help="folder for the clip, model, package, video and pictures")
     p.add_argument("--model", default="hnerv", help="family to train (default hnerv)")
     p.add_argument("--size", type=float, default=0.1, help="parameter budget in millions (default 0.1)")
-    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--frames", type=int, default=48, help=f"frames of the built-in {HEIGHT}x{WIDTH} clip")
     args = p.parse_args(argv)
     if args.frames < 2 or args.epochs < 1:
