@@ -81,7 +81,7 @@ def main(argv=None) -> int:
                 if hint == "backend":
                     backend = OpenVinoBackend(pkg, batch, "openvino", precision)
                     run, requests = (lambda d=backend, bs=batches: [d.run(b) for b in bs]), len(
-                        backend._pool("float"))  # noqa: SLF001
+                        backend._pool("float", 1))  # noqa: SLF001
                 else:
                     run, requests = _runner(core, model, hint, precision, batches)
                 run()  # warm-up

@@ -51,7 +51,7 @@ def profile_openvino(pkg, feeds, precision: str, repeats: int, macs: dict[str, i
     backend._config["PERF_COUNT"] = True  # noqa: SLF001 - a profiling switch of this benchmark only
     ms = _median_ms(lambda: backend.run(feeds), repeats)
     ops, nodes = collections.Counter(), collections.Counter()
-    for info in backend._request("float").profiling_info:  # noqa: SLF001
+    for info in backend._pool("float", 1)[0].profiling_info:  # noqa: SLF001
         ops[info.node_type] += info.real_time.total_seconds()
         nodes[info.node_name.removesuffix("/WithoutBiases")] += info.real_time.total_seconds()
     backend.close()

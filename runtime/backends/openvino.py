@@ -19,6 +19,13 @@ as ``OPTIMAL_NUMBER_OF_INFER_REQUESTS``, the streams decoding frames in parallel
 1.12-1.44x the frames per second of one LATENCY request per batch in fp32. In bf16 the same was
 0.85x on a quiet CPU and 1.08-1.22x on a loaded one, so bf16 stays on LATENCY; THROUGHPUT with one request
 at a time is slower in every precision (0.53-0.98x).
+
+Static shapes: the package graph's batch dimension is dynamic; each call compiles (once, on first use)
+the model for its number of frames (the batch, the last partial batch, or one frame per THROUGHPUT
+request). With a dynamic batch the CPU plugin does not fuse chains of element-wise ops into its JIT
+``Subgraph`` kernels, and runs each op as a pass over memory: the static model decodes HFS-HNeRV in
+0.72x and CF-NeRV in 0.85x the time, others within 3% (``docs/precision.md``). ``Sin`` becomes a
+polynomial those kernels fuse (``openvino_sin.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import io
 import numpy as np
 
 from ..errors import PackageError, UserError, one_line
+from .openvino_sin import replace_sin
 
 EXTRA_HINT = "install the 'openvino' extra (pip install 'nervkit[openvino]')"
 _HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
@@ -86,6 +94,7 @@ class OpenVinoBackend:
             self._model = self._core.read_model(io.BytesIO(filled_graph(package)))
         except RuntimeError as err:
             raise PackageError(f"{package.path}: decoder graph rejected by OpenVINO ({one_line(err, 200)})") from None
+        replace_sin(self._model)
         inputs = [p.get_any_name() for p in self._model.inputs]
         if inputs != list(package.embed_names) or [o.get_any_name() for o in self._model.outputs] != ["frames"]:
             raise PackageError(f"{package.path}: decoder graph has inputs {inputs}, not {list(package.embed_names)}, "
@@ -94,25 +103,32 @@ class OpenVinoBackend:
                         "PERFORMANCE_HINT": "THROUGHPUT" if batch > 1 and precision in _PARALLEL else "LATENCY"}
         self._requests = {}
 
-    def _pool(self, kind: str) -> list:
-        """The infer requests of the float (``float``) or uint8 (``uint8``) model, compiled on first use:
-        one per stream (one under LATENCY)."""
-        if kind not in self._requests:
-            model = self._model if kind == "float" else self._uint8_model()
+    def _pool(self, kind: str, frames: int) -> list:
+        """The infer requests of the float (``float``) or uint8 (``uint8``) model for calls of ``frames``
+        frames each, compiled on first use: one per stream (one under LATENCY)."""
+        key = (kind, frames)
+        if key not in self._requests:
+            model = self._static(frames)
+            if kind == "uint8":
+                model = self._uint8_model(model)
             compiled = self._core.compile_model(model, "CPU", self._config)
             count = max(1, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-            self._requests[kind] = [compiled.create_infer_request() for _ in range(count)]
-        return self._requests[kind]
+            self._requests[key] = [compiled.create_infer_request() for _ in range(count)]
+        return self._requests[key]
 
-    def _request(self, kind: str):
-        """The first infer request of ``kind`` (a profile of one request)."""
-        return self._pool(kind)[0]
+    def _static(self, frames: int):
+        """The model with its batch dimension fixed to ``frames`` (module docstring: static shapes)."""
+        ov = _import("openvino")
+        model = self._model.clone()
+        model.reshape({p.get_any_name(): ov.PartialShape([frames, *list(p.get_partial_shape())[1:]])
+                       for p in model.inputs})
+        return model
 
-    def _uint8_model(self):
-        """The model with clamp, x255, round-half-to-even, cast to u8 and NCHW -> NHWC appended."""
+    def _uint8_model(self, model):
+        """``model`` with clamp, x255, round-half-to-even, cast to u8 and NCHW -> NHWC appended."""
         ov = _import("openvino")
         ops = _import("openvino.opset13")
-        ppp = ov.preprocess.PrePostProcessor(self._model.clone())
+        ppp = ov.preprocess.PrePostProcessor(model)
         out = ppp.output("frames")
         out.model().set_layout(ov.Layout("NCHW"))
         out.postprocess().custom(lambda node: ops.round(ops.clamp(ops.multiply(
@@ -123,12 +139,13 @@ class OpenVinoBackend:
     def _infer(self, kind: str, feeds: dict[str, np.ndarray]) -> np.ndarray:
         """One call: under LATENCY the whole batch in one request; under THROUGHPUT a request per frame, as
         many at once as there are streams, outputs in frame order. A failed request raises from ``wait``."""
-        pool = self._pool(kind)
         feeds = {k: np.ascontiguousarray(v, np.float32) for k, v in feeds.items()}
         n = len(next(iter(feeds.values())))
-        if len(pool) == 1:
-            pool[0].infer(feeds)
-            return pool[0].get_output_tensor(0).data.copy()  # the request's buffer is reused by the next call
+        if self._config["PERFORMANCE_HINT"] == "LATENCY":
+            request = self._pool(kind, n)[0]
+            request.infer(feeds)
+            return request.get_output_tensor(0).data.copy()  # the request's buffer is reused by the next call
+        pool = self._pool(kind, 1)
         outs = []
         for start in range(0, n, len(pool)):
             wave = list(zip(pool, range(start, min(start + len(pool), n)), strict=False))
