@@ -348,3 +348,25 @@ def test_split_concat_conv_merges_farm_fuse_into_its_bands():
     # the fuse's low half merged into the dilated conv; its high half a 1x1 conv: three convs, not four
     assert ops(split).count("Conv") == 3
     assert np.abs(run(split, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5
+
+
+def test_residual_sums_adds_the_residual_inside_the_convolutions():
+    from nervkit.export.passes.residual_sums import residual_sums
+    from nervkit.export.passes.split_concat_conv import split_concat_conv
+    from nervkit.trainer.families.cf_nerv import FARM, CFNeRVConfig
+
+    torch.manual_seed(0)
+    m, x = FARM(6, CFNeRVConfig((32, 64), [2, 2], [6, 6, 6])), torch.randn(2, 6, 9, 11)
+    with torch.no_grad():
+        m.res_scale.fill_(0.8)
+    graph = residual_sums(split_concat_conv(export(m, x)))
+    made = {t: n for n in graph.graph.node for t in n.output}
+    adds = [n for n in graph.graph.node if n.op_type == "Add"]
+    # F + s (low + high) -> high' + (low' + F): each addition reads one convolution's output
+    assert len(adds) == 2 and all(sum(made.get(t) is not None and made[t].op_type == "Conv" for t in a.input) == 1
+                                  for a in adds)
+    # the scale is in the convolutions' weights and biases, not a pass over the features
+    scaled = {n.output[0] for n in graph.graph.node if n.op_type == "Mul" and "res_scale" in n.input[0]}
+    slots = {t for n in graph.graph.node if n.op_type == "Conv" for t in n.input[1:]}
+    assert len(scaled) == 4 and scaled <= slots
+    assert np.abs(run(graph, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5

@@ -6,7 +6,8 @@
    cheaper to run without changing any weight: the harmonic activation as one sine
    (:mod:`.harmonic`), gated residuals with one multiply (:mod:`.factor_gates`), summed convolutions
    of one input as one (:mod:`.merge_parallel_convs`), a 1x1 convolution of a concatenation as a sum
-   merged into its sources (:mod:`.split_concat_conv`), element-wise chains moved before
+   merged into its sources (:mod:`.split_concat_conv`), a scaled sum of convolutions added to a residual
+   as one addition per convolution (:mod:`.residual_sums`), element-wise chains moved before
    ``DepthToSpace`` so they fuse into the convolution (:mod:`.sink_depth_to_space`);
 2. with ``fold=True``: constant folding into conv weights, Haar folding, and merging of conv pairs that
    folding or the model left next to each other. ``fold=False`` changes no weight: the package keeps its
@@ -40,6 +41,7 @@ from .lower_haar import lower_haar
 from .merge_convs import merge_convs
 from .merge_parallel_convs import merge_parallel_convs
 from .onnx_edit import remove_unused
+from .residual_sums import residual_sums
 from .sink_depth_to_space import sink_depth_to_space
 from .split_concat_conv import split_concat_conv
 from .split_narrow_convs import split_narrow_convs
@@ -86,7 +88,7 @@ def optimize_for(model: onnx.ModelProto, target: str = "ort", precision: str = "
     if opset < 13:
         raise ValueError(f"the passes need ONNX opset >= 13, the graph has {opset}")
     remove_noops(constants_to_initializers(out))
-    sink_depth_to_space(split_concat_conv(merge_parallel_convs(factor_gates(harmonic_to_phase(out)))))
+    sink_depth_to_space(residual_sums(split_concat_conv(merge_parallel_convs(factor_gates(harmonic_to_phase(out))))))
     if fold:
         merge_convs(fold_haar(fold_constants(out)))
     if target == "ort":
