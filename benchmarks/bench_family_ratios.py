@@ -6,11 +6,17 @@
 
 ``nerv-bench --suite`` times one package after another, so a change of load between packages lands in
 their ratio. Here every decoder of every package (each backend in each precision it runs here, batch
-1, one frame per call) is built first, then timed round by round, each round calling every decoder
-once, a decoder kind's packages one after another, so every ratio is taken side by side: each round's
-time over the HNeRV package's time in the same round, the median over ``--repeats`` rounds after
-``--warmup`` (a per-round ratio cancels the load of other work on a shared machine far better than a
-ratio of medians).
+1, one frame per call) is built first, then timed decoder kind by decoder kind (backend and
+precision), round by round, each round calling every package's decoder of that kind once in a fresh
+random order, so every ratio is taken side by side: each round's time over the HNeRV package's time in
+the same round, the median over ``--repeats`` rounds after ``--warmup`` (a per-round ratio cancels the
+load of other work on a shared machine far better than a ratio of medians).
+
+One kind at a time, in random order: ONNX Runtime's worker threads spin for tens of milliseconds after
+a call, and an OpenVINO call made meanwhile is slowed (HNeRV bf16 at 160x320: 28 ms right after an
+``ort-cpu`` call against 8 ms after a pause), so rounds that mixed kinds in a fixed order charged that
+to whichever package came first after the switch (CF-NeRV, first by name: 2-3x its time on openvino
+fp32). Each kind's own warm-up rounds absorb the switch.
 
 ``--before DIR``: a second suite (the same families exported by an older nervkit) timed in the same
 rounds, so the table shows what the export passes changed, measured at the same moment.
@@ -57,9 +63,9 @@ def main() -> int:
     decoders = [tuple(d.split(":")) for d in args.decoders.split(",")] if args.decoders else _decoders()
     packages = {(label, path): open_package(path) for label, folder in suites.items()
                 for path in sorted(Path(folder).glob("*.nvpkg"))}
-    runs = []  # grouped by decoder kind, so each round times a kind's packages back to back
-    for label in suites:
-        for backend, precision in decoders:
+    runs = []
+    for backend, precision in decoders:
+        for label in suites:
             for (suite, path), pkg in packages.items():
                 if suite == label:
                     runs.append({"suite": label, "family": pkg.family, "package": str(path), "backend": backend,
@@ -67,12 +73,15 @@ def main() -> int:
                                  "dec": runtime_backends.create(backend, pkg, 1, precision),
                                  "feeds": pkg.embeddings(0, 1), "times": []})
     print(f"bench_family_ratios: {len(runs)} decoders, {args.warmup} + {args.repeats} rounds", file=sys.stderr)
-    for rnd in range(args.warmup + args.repeats):
-        for run in runs:
-            t0 = time.perf_counter()
-            run["dec"].run(run["feeds"])
-            if rnd >= args.warmup:
-                run["times"].append(time.perf_counter() - t0)
+    shuffle = np.random.default_rng(0)
+    for kind in decoders:
+        of_kind = [r for r in runs if (r["backend"], r["precision"]) == kind]
+        for rnd in range(args.warmup + args.repeats):
+            for run in [of_kind[i] for i in shuffle.permutation(len(of_kind))]:
+                t0 = time.perf_counter()
+                run["dec"].run(run["feeds"])
+                if rnd >= args.warmup:
+                    run["times"].append(time.perf_counter() - t0)
     rows = []
     for run in runs:
         run["dec"].close()
@@ -93,8 +102,9 @@ def main() -> int:
               f"{r['time_per_mac_vs_hnerv']:.2f}")
     if args.json:
         settings = {"warmup": args.warmup, "repeats": args.repeats, "batch": 1, "suites": suites,
-                    "timed": "decoder network only, one frame per call, every decoder of every package "
-                             "interleaved per round; ratios: median over rounds of the per-round ratio"}
+                    "timed": "decoder network only, one frame per call, one decoder kind at a time, every "
+                             "package's decoder of that kind once per round in random order; ratios: median "
+                             "over rounds of the per-round ratio"}
         Path(args.json).write_text(json.dumps({"machine": describe(), "settings": settings, "rows": rows},
                                               indent=2) + "\n")
     return 0
