@@ -1,6 +1,7 @@
 """The openvino backend's ``Sin`` (a range-reduced polynomial, ``runtime/backends/openvino_sin.py``) against
 float64 ``numpy.sin``: the error of fp32 arithmetic, at most ``MAX_ERR`` = 3e-7 over ``|x| <= 1000``
-(measured 1.1e-7, and 1.9e-7 up to 1e5; one fp32 ulp of 1.0 is 1.2e-7), and ``nan`` for ``inf``/``nan`` as ``Sin`` gives."""
+(measured 1.1e-7, and 1.9e-7 up to 1e5; one fp32 ulp of 1.0 is 1.2e-7), and ``nan`` for
+``inf``/``nan`` as ``Sin`` gives."""
 
 from __future__ import annotations
 
