@@ -13,6 +13,7 @@ from collections import defaultdict
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
 
 from ..haar_onnx import is_haar, output_shapes
 
@@ -154,3 +155,22 @@ def _elem_type(model: onnx.ModelProto, name: str) -> int:
         if v.name == name:
             return v.type.tensor_type.elem_type
     return onnx.TensorProto.FLOAT
+
+
+def constant_value(model: onnx.ModelProto, name: str) -> np.ndarray | None:
+    """The value of ``name`` when it is computed from initializers alone (evaluated with ``onnx.reference``
+    over the nodes that make it), else None."""
+    value = const(model, name)
+    if value is not None or name not in constant_tensors(model):
+        return value
+    made, needed, nodes = producers(model), [name], []
+    while needed:
+        node = made[needed.pop()]
+        if node not in nodes:
+            nodes.append(node)
+            needed += [t for t in node.input if t and t in made]
+    inits = {t for n in nodes for t in n.input if t and t not in made}
+    order = [n for n in model.graph.node if n in nodes]
+    graph = helper.make_graph(order, "c", [], [helper.make_empty_tensor_value_info(name)],
+                              [numpy_helper.from_array(const(model, t), t) for t in inits])
+    return np.asarray(ReferenceEvaluator(helper.make_model(graph, opset_imports=model.opset_import)).run(None, {})[0])

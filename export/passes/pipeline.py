@@ -7,8 +7,10 @@
    (:mod:`.harmonic`), gated residuals with one multiply (:mod:`.factor_gates`), summed convolutions
    of one input as one (:mod:`.merge_parallel_convs`), a 1x1 convolution of a concatenation as a sum
    merged into its sources (:mod:`.split_concat_conv`), a scaled sum of convolutions added to a residual
-   as one addition per convolution (:mod:`.residual_sums`), element-wise chains moved before
-   ``DepthToSpace`` so they fuse into the convolution (:mod:`.sink_depth_to_space`);
+   as one addition per convolution (:mod:`.residual_sums`), HFS-HNeRV's up-sampled Haar band branches as
+   one half-resolution convolution (:mod:`.haar_bands`), element-wise chains moved onto the parts of a
+   concatenation (:mod:`.sink_concat`) and before ``DepthToSpace`` so they fuse into the convolution
+   (:mod:`.sink_depth_to_space`);
 2. with ``fold=True``: constant folding into conv weights, Haar folding, and merging of conv pairs that
    folding or the model left next to each other. ``fold=False`` changes no weight: the package keeps its
    weights entropy-coded by name (a rewritten weight would be stored inline), and the benchmark measures
@@ -36,12 +38,14 @@ from .fold_constants import fold_constants
 from .fold_haar import fold_haar
 from .fp16 import to_fp16
 from .fuse_trt import fuse_idwt_clamp
+from .haar_bands import haar_bands
 from .harmonic import harmonic_to_phase
 from .lower_haar import lower_haar
 from .merge_convs import merge_convs
 from .merge_parallel_convs import merge_parallel_convs
 from .onnx_edit import remove_unused
 from .residual_sums import residual_sums
+from .sink_concat import sink_concat
 from .sink_depth_to_space import sink_depth_to_space
 from .split_concat_conv import split_concat_conv
 from .split_narrow_convs import split_narrow_convs
@@ -88,7 +92,8 @@ def optimize_for(model: onnx.ModelProto, target: str = "ort", precision: str = "
     if opset < 13:
         raise ValueError(f"the passes need ONNX opset >= 13, the graph has {opset}")
     remove_noops(constants_to_initializers(out))
-    sink_depth_to_space(residual_sums(split_concat_conv(merge_parallel_convs(factor_gates(harmonic_to_phase(out))))))
+    residual_sums(split_concat_conv(merge_parallel_convs(factor_gates(harmonic_to_phase(out)))))
+    sink_depth_to_space(sink_concat(haar_bands(out)))
     if fold:
         merge_convs(fold_haar(fold_constants(out)))
     if target == "ort":

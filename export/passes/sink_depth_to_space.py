@@ -31,8 +31,10 @@ def _scalars(model: onnx.ModelProto) -> set[str]:
     return {i.name for i in model.graph.initializer if math.prod(i.dims) == 1}
 
 
-def _chain(model, d2s, users, scalars) -> list[onnx.NodeProto] | None:
-    inside = {d2s.output[0]}
+def elementwise_chain(model: onnx.ModelProto, tensor: str, scalars: set[str]) -> list[onnx.NodeProto]:
+    """The element-wise nodes grown from ``tensor``: each reads ``tensor`` or the chain's outputs, and
+    otherwise only one-element constants in ``scalars`` (in graph order)."""
+    inside = {tensor}
     chain = []
     for node in model.graph.node:  # topological order: a node's inputs are decided before it
         ins = [t for t in node.input if t]
@@ -40,6 +42,11 @@ def _chain(model, d2s, users, scalars) -> list[onnx.NodeProto] | None:
                 and all(t in inside or t in scalars for t in ins)):
             chain.append(node)
             inside.update(node.output)
+    return chain
+
+
+def _chain(model, d2s, users, scalars) -> list[onnx.NodeProto] | None:
+    chain = elementwise_chain(model, d2s.output[0], scalars)
     if not chain or any(u not in chain for u in users[d2s.output[0]]):
         return None
     return chain
