@@ -16,7 +16,7 @@ So every branch pixel is a linear function of the 3x3 neighbourhood of the four 
 at half resolution: ``Z = Conv3x3(Pad_edge(DWT(R)), group m)`` with ``16 m`` outputs (channel ``k``'s
 4 bands -> 4 branches x 4 pixel phases), then ``DepthToSpace(2, CRD)`` gives the four branches at full
 size in channel order ``(k, branch)``. The weights ``Phi_i U_phase + F`` are a constant expression of the
-graph's own ``Phi_i`` (``Concat``, ``Reshape``, ``Mul``, ``Add``, ``Expand``; folded by the backends at
+graph's own ``Phi_i`` (``Concat``, ``Reshape``, ``Mul``, ``Add``; folded by the backends at
 load). The convolution that reads the concatenation (through element-wise ops only) gets its input
 channels permuted to match (``Gather`` on its weight). Element-wise work that follows (the GELU) can then
 join the half-resolution convolution (:mod:`.sink_concat`, :mod:`.sink_depth_to_space`).
@@ -156,8 +156,7 @@ def _weights(model, hint: str, scales: list[str], m: int) -> tuple[list, str]:
                          name=scaled),
         helper.make_node("Add", [scaled, add_const(model, f"{hint}/idwt", b[None].astype(np.float32))], [per],
                          name=per),
-        helper.make_node("Expand", [per, add_const(model, f"{hint}/groups", np.array([m, 4, 4, 4, 3, 3]))],
-                         [tiled], name=tiled),
+        helper.make_node("Concat", [per] * m, [tiled], name=tiled, axis=0),  # one copy per channel group
         helper.make_node("Reshape", [tiled, add_const(model, f"{hint}/w_shape", np.array([16 * m, 4, 3, 3]))],
                          [kernel], name=kernel),
     ]
