@@ -9,7 +9,6 @@ import torch
 from test_passes import export, ops, run
 from torch import nn
 
-from nervkit.export.passes.bilinear_up import bilinear_up
 from nervkit.export.passes.haar_bands import haar_bands
 from nervkit.export.passes.pipeline import optimize_for
 from nervkit.export.passes.sink_concat import sink_concat
@@ -48,18 +47,6 @@ def test_haar_bands_leaves_odd_sides_alone():
     assert np.abs(run(optimize_for(export(m, x), "ort"), x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5
 
 
-@pytest.mark.parametrize("factor", [2, 3, 4])
-def test_bilinear_up_equals_torch_interpolate_edges_included(factor):
-    class Up(nn.Module):
-        def forward(self, x):
-            return nn.functional.interpolate(x, scale_factor=float(factor), mode="bilinear", align_corners=False)
-
-    x = torch.randn(2, 3, 5, 7)  # odd sides: every border case of the clamp
-    graph = bilinear_up(export(Up(), x))
-    assert "Resize" not in ops(graph) and ops(graph).count("DepthToSpace") == 1
-    assert np.abs(run(graph, x.numpy())[0] - Up()(x).numpy()).max() < 1e-5  # weights 1/6, 1/2, 5/6 rounded
-
-
 def test_sink_concat_runs_the_activation_on_each_part():
     class CatGelu(nn.Module):
         def __init__(self):
@@ -78,7 +65,7 @@ def test_sink_concat_runs_the_activation_on_each_part():
     assert np.abs(run(graph, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-6
 
 
-def test_hfs_hnerv_graph_has_no_resizes():
+def test_hfs_hnerv_graph_has_no_band_resizes():
     from nervkit.export.onnx_graph import export_decoder_onnx
 
     torch.manual_seed(0)
@@ -87,6 +74,6 @@ def test_hfs_hnerv_graph_has_no_resizes():
         embeds = model.encode(model.clip_input(torch.rand(2, 3, 32, 64)))
         eager = model.decode(*[embeds[k] for k in model.embed_names]).numpy()
     graph = optimize_for(export_decoder_onnx(model, embeds), "ort", fold=False)
-    assert "Resize" not in ops(graph)  # the bands' (haar_bands) and MSFRP's skip (bilinear_up)
+    assert ops(graph).count("Resize") == 1  # MSFRP's skip only
     feeds = [embeds[k].numpy() for k in model.embed_names]
     assert np.abs(run(graph, *feeds)[0] - eager).max() < 1e-4

@@ -29,11 +29,11 @@ import onnx
 from onnx import helper
 
 from ..haar_onnx import DWT_OP, HAAR_DOMAIN, HAAR_FILTERS
-from .bilinear_up import bilinear_kernel, integer_factor
 from .lower_haar import dwt_weight
 from .onnx_edit import (
     add_const,
     attr,
+    constant_value,
     consumers,
     fresh_name,
     graph_outputs,
@@ -44,11 +44,14 @@ from .onnx_edit import (
 )
 from .sink_depth_to_space import elementwise_chain
 
+_ROWS = np.array([[0.25, 0.75, 0.0], [0.0, 0.75, 0.25]])
+"""Bilinear 2x up-sampling: output phase ``a`` from input rows ``i - 1, i, i + 1`` (edge-padded)."""
+
 
 def branch_weights() -> tuple[np.ndarray, np.ndarray]:
     """``(A, B)`` ``[4 branch, 4 phase, 4 band, 3, 3]``: the half-resolution kernel of one channel's
     branches is ``A Phi[branch] + B`` (up-sampling of band ``branch`` plus the inverse Haar of all four)."""
-    up = bilinear_kernel(2)  # phase 2a + c
+    up = np.einsum("ay,cx->acyx", _ROWS, _ROWS).reshape(4, 3, 3)  # phase 2a + c
     a = np.zeros((4, 4, 4, 3, 3))
     b = np.zeros((4, 4, 4, 3, 3))
     for branch in range(4):
@@ -59,6 +62,23 @@ def branch_weights() -> tuple[np.ndarray, np.ndarray]:
 
 def _one_element(shape: list | None) -> bool:
     return shape is not None and None not in shape and int(np.prod(shape)) == 1
+
+
+def _is_up2x(model, node, known) -> bool:
+    """Whether ``node`` is a bilinear ``half_pixel`` Resize of a 4-d tensor by exactly 2 in H and W."""
+    if node is None or node.op_type != "Resize" or len(node.input) < 3:
+        return False
+    if (attr(node, "mode", b"") not in (b"linear", "linear")
+            or attr(node, "coordinate_transformation_mode", b"") not in (b"half_pixel", "half_pixel")):
+        return False
+    src = known.get(node.input[0])
+    if not src or len(src) != 4 or None in src[1:]:
+        return False
+    if len(node.input) > 3 and node.input[3]:
+        sizes = constant_value(model, node.input[3])
+        return sizes is not None and list(sizes.reshape(-1)[1:]) == [src[1], 2 * src[2], 2 * src[3]]
+    scales = constant_value(model, node.input[2])
+    return scales is not None and np.array_equal(scales.reshape(-1), [1, 1, 2, 2])
 
 
 def _band(tensor, made) -> tuple[onnx.NodeProto, int] | None:
@@ -88,8 +108,7 @@ def _branch(model, add, made, users, known):
             continue
         for s, up_t in (mul.input, mul.input[::-1]):
             up = made.get(up_t)
-            if (up is None or not _one_element(known.get(s)) or len(users[up_t]) != 1
-                    or integer_factor(model, up, known) != 2):
+            if not _one_element(known.get(s)) or len(users[up_t]) != 1 or not _is_up2x(model, up, known):
                 continue
             found = _band(up.input[0], made)
             if found is not None and found[0].input[0] == r:

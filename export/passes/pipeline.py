@@ -8,8 +8,7 @@
    of one input as one (:mod:`.merge_parallel_convs`), a 1x1 convolution of a concatenation as a sum
    merged into its sources (:mod:`.split_concat_conv`), a scaled sum of convolutions added to a residual
    as one addition per convolution (:mod:`.residual_sums`), HFS-HNeRV's up-sampled Haar band branches as
-   one half-resolution convolution (:mod:`.haar_bands`), other bilinear up-samplings as a pad, a
-   convolution and ``DepthToSpace`` (:mod:`.bilinear_up`), element-wise chains moved onto the parts of a
+   one half-resolution convolution (:mod:`.haar_bands`), element-wise chains moved onto the parts of a
    concatenation (:mod:`.sink_concat`) and before ``DepthToSpace`` so they fuse into the convolution
    (:mod:`.sink_depth_to_space`);
 2. with ``fold=True``: constant folding into conv weights, Haar folding, and merging of conv pairs that
@@ -33,7 +32,6 @@ from onnx import helper
 
 from ..haar_onnx import HAAR_DOMAIN, PLUGIN_VERSION, is_haar
 from ..trt.onnx_ops import TRT_ONNX_OPS
-from .bilinear_up import bilinear_up
 from .cleanup import constants_to_initializers, remove_noops
 from .factor_gates import factor_gates
 from .fold_constants import fold_constants
@@ -95,7 +93,7 @@ def optimize_for(model: onnx.ModelProto, target: str = "ort", precision: str = "
         raise ValueError(f"the passes need ONNX opset >= 13, the graph has {opset}")
     remove_noops(constants_to_initializers(out))
     residual_sums(split_concat_conv(merge_parallel_convs(factor_gates(harmonic_to_phase(out)))))
-    sink_depth_to_space(sink_concat(bilinear_up(haar_bands(out))))
+    sink_depth_to_space(sink_concat(haar_bands(out)))
     if fold:
         merge_convs(fold_haar(fold_constants(out)))
     if target == "ort":
