@@ -10,6 +10,7 @@ from test_passes import export, ops, run
 from torch import nn
 
 from nervkit.export.passes.haar_bands import haar_bands
+from nervkit.export.passes.merge_column_sum import merge_column_sum
 from nervkit.export.passes.pipeline import optimize_for
 from nervkit.export.passes.sink_concat import sink_concat
 from nervkit.export.passes.sink_depth_to_space import sink_depth_to_space
@@ -45,6 +46,28 @@ def test_haar_bands_leaves_odd_sides_alone():
     graph = haar_bands(export(m, x))
     assert ops(graph).count("Resize") == 4
     assert np.abs(run(optimize_for(export(m, x), "ort"), x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5
+
+
+@pytest.mark.parametrize("kernel, stride", [((2, 2), 2), ((3, 2), 3)])
+def test_merge_column_sum_composes_it_with_the_strided_conv(kernel, stride):
+    groups, q = 3, 4
+    m = nn.Sequential(nn.Conv2d(groups * 5, groups, (5, 1), padding=(2, 0), groups=groups),
+                      nn.Conv2d(groups, groups * q, kernel, stride=stride, groups=groups))
+    torch.manual_seed(0)
+    x = torch.randn(2, groups * 5, 12, 10)
+    graph = merge_column_sum(export(m, x))
+    assert ops(graph).count("Conv") == 2  # the merged conv and the constant expression of its weight
+    assert np.abs(run(graph, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5
+
+
+def test_attention_after_the_whole_pipeline_has_no_full_resolution_column_sum():
+    m, x = attention(), torch.randn(2, 12, 8, 12)
+    graph = optimize_for(export(m, x), "ort", fold=False)
+    known = {n.output[0]: n for n in graph.graph.node}
+    strided = [n for n in known.values() if n.op_type == "Conv" and [a.ints for a in n.attribute
+                                                                      if a.name == "strides"] == [[2, 2]]]
+    assert len(strided) == 1 and known[strided[0].input[0]].op_type == "Conv"  # rows conv -> merged conv
+    assert np.abs(run(graph, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5
 
 
 def test_sink_concat_runs_the_activation_on_each_part():

@@ -16,7 +16,8 @@
    weights entropy-coded by name (a rewritten weight would be stored inline), and the benchmark measures
    what folding saves against it;
 3. ``target="ort"``: every remaining Haar node is lowered to standard ops and narrow large-kernel
-   convolutions are split by rows (:mod:`.split_narrow_convs`, measured on the CPU backends);
+   convolutions are split by rows (:mod:`.split_narrow_convs`, measured on the CPU backends), a column
+   sum read only by a strided per-channel convolution merged into it (:mod:`.merge_column_sum`);
    ``target="trt"``: remaining Haar nodes stay and are tagged for the nervkit TensorRT plugins (an IDWT
    followed by a [0, 1] clamp becomes the fused plugin, :mod:`.fuse_trt`);
 4. ``precision="fp16"``: the fp16 variant (:mod:`.fp16`).
@@ -41,6 +42,7 @@ from .fuse_trt import fuse_idwt_clamp
 from .haar_bands import haar_bands
 from .harmonic import harmonic_to_phase
 from .lower_haar import lower_haar
+from .merge_column_sum import merge_column_sum
 from .merge_convs import merge_convs
 from .merge_parallel_convs import merge_parallel_convs
 from .onnx_edit import remove_unused
@@ -97,7 +99,7 @@ def optimize_for(model: onnx.ModelProto, target: str = "ort", precision: str = "
     if fold:
         merge_convs(fold_haar(fold_constants(out)))
     if target == "ort":
-        split_narrow_convs(lower_haar(out))
+        merge_column_sum(split_narrow_convs(lower_haar(out)))
     else:
         tag_plugins(fuse_idwt_clamp(out))
     remove_noops(out)
