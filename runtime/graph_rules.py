@@ -42,12 +42,13 @@ WEIGHTS_LOCATION = "nvpkg:weights"
 
 PACKAGE_OPS = frozenset({
     "Add", "AveragePool", "Cast", "Clip", "Concat", "Conv", "ConvTranspose", "Cos", "DepthToSpace", "Div", "Erf",
-    "Gather", "LeakyRelu", "Mul", "Pad", "ReduceMean", "Relu", "Reshape", "Resize", "Sigmoid", "Sin", "Split",
+    "Exp", "Gather", "LeakyRelu", "Mul", "Pad", "ReduceMean", "Relu", "Reshape", "Resize", "Sigmoid", "Sin", "Split",
     "Squeeze", "Sub", "Tanh", "Unsqueeze",
     "Abs", "Atan", "Less", "MatMul", "Max", "Sqrt", "Transpose", "Where",
 })
 """Ops of the graphs ``nerv-export`` stores: ``optimize_for(..., "ort", fold=False)`` over every
-registered family (Haar transforms lowered to standard ops; ``Pad`` for odd frame sides; the second
+registered family (Haar transforms lowered to standard ops; ``Pad`` for odd frame sides; ``Exp`` for
+sigmoid gates written as ``1 / (1 + exp(-z))``, ``export/passes/exp_gates.py``; the second
 row: constant expressions of package weights, folded at load: the harmonic activation's amplitude and
 phase, the row kernels of split narrow convolutions, 1x1 convolutions merged into their sources)."""
 ENHANCER_OPS = frozenset({

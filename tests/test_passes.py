@@ -370,3 +370,26 @@ def test_residual_sums_adds_the_residual_inside_the_convolutions():
     slots = {t for n in graph.graph.node if n.op_type == "Conv" for t in n.input[1:]}
     assert len(scaled) == 4 and scaled <= slots
     assert np.abs(run(graph, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5
+
+
+def test_exp_gates_writes_the_conv_gates_as_exp_and_keeps_their_values():
+    from nervkit.export.passes.exp_gates import exp_gates
+    from nervkit.trainer.families.cf_nerv import FARM, Calibration, CFNeRVConfig
+
+    class Gates(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calib, self.farm = Calibration(6, 2), FARM(6, CFNeRVConfig((32, 64), [2, 2], [6, 6, 6]))
+
+        def forward(self, x):
+            return self.farm(self.calib(x))
+
+    torch.manual_seed(0)
+    m, x = Gates(), torch.randn(2, 6, 9, 11)
+    with torch.no_grad():
+        m.farm.gate.weight.mul_(300.0)  # gate arguments far past +-88, where exp(-z) is inf or 0
+        m.farm.res_scale.fill_(0.8)
+    graph = exp_gates(export(m, x))
+    # the spatial and FARM gates (convs over the map) as exp; the channel gate of one pixel stays a Sigmoid
+    assert ops(graph).count("Exp") == 2 and ops(graph).count("Sigmoid") == 1
+    assert np.abs(run(graph, x.numpy())[0] - m(x).detach().numpy()).max() < 1e-5

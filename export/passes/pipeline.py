@@ -17,7 +17,8 @@
    what folding saves against it;
 3. ``target="ort"``: every remaining Haar node is lowered to standard ops and narrow large-kernel
    convolutions are split by rows (:mod:`.split_narrow_convs`, measured on the CPU backends), a column
-   sum read only by a strided per-channel convolution merged into it (:mod:`.merge_column_sum`);
+   sum read only by a strided per-channel convolution merged into it (:mod:`.merge_column_sum`), and
+   sigmoid gates of convolutions become ``1 / (1 + exp(-z))`` (:mod:`.exp_gates`, for OpenVINO);
    ``target="trt"``: remaining Haar nodes stay and are tagged for the nervkit TensorRT plugins (an IDWT
    followed by a [0, 1] clamp becomes the fused plugin, :mod:`.fuse_trt`);
 4. ``precision="fp16"``: the fp16 variant (:mod:`.fp16`).
@@ -34,6 +35,7 @@ from onnx import helper
 from ..haar_onnx import HAAR_DOMAIN, PLUGIN_VERSION, is_haar
 from ..trt.onnx_ops import TRT_ONNX_OPS
 from .cleanup import constants_to_initializers, remove_noops
+from .exp_gates import exp_gates
 from .factor_gates import factor_gates
 from .fold_constants import fold_constants
 from .fold_haar import fold_haar
@@ -99,7 +101,7 @@ def optimize_for(model: onnx.ModelProto, target: str = "ort", precision: str = "
     if fold:
         merge_convs(fold_haar(fold_constants(out)))
     if target == "ort":
-        merge_column_sum(split_narrow_convs(lower_haar(out)))
+        exp_gates(merge_column_sum(split_narrow_convs(lower_haar(out))))
     else:
         tag_plugins(fuse_idwt_clamp(out))
     remove_noops(out)
