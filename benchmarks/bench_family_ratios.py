@@ -57,6 +57,9 @@ def main() -> int:
                     "(default: every backend in every precision it runs here)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--settle", type=float, default=0.02, metavar="SECONDS",
+                    help="untimed pause before each call, so the previous call's worker threads are idle "
+                         "(ONNX Runtime's spin after a run and slow the next session's call)")
     ap.add_argument("--json", help="write the results as JSON")
     args = ap.parse_args()
     suites = {"after": args.suite} if not args.before else {"before": args.before, "after": args.suite}
@@ -78,6 +81,7 @@ def main() -> int:
         of_kind = [r for r in runs if (r["backend"], r["precision"]) == kind]
         for rnd in range(args.warmup + args.repeats):
             for run in [of_kind[i] for i in shuffle.permutation(len(of_kind))]:
+                time.sleep(args.settle)
                 t0 = time.perf_counter()
                 run["dec"].run(run["feeds"])
                 if rnd >= args.warmup:
@@ -101,7 +105,8 @@ def main() -> int:
               f"{r['time_vs_hnerv_iqr'][1]:.2f})  MACs x{r['macs_vs_hnerv']:.2f}  per MAC x"
               f"{r['time_per_mac_vs_hnerv']:.2f}")
     if args.json:
-        settings = {"warmup": args.warmup, "repeats": args.repeats, "batch": 1, "suites": suites,
+        settings = {"warmup": args.warmup, "repeats": args.repeats, "settle_s": args.settle, "batch": 1,
+                    "suites": suites,
                     "timed": "decoder network only, one frame per call, one decoder kind at a time, every "
                              "package's decoder of that kind once per round in random order; ratios: median "
                              "over rounds of the per-round ratio"}
