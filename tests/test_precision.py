@@ -162,3 +162,17 @@ def test_missing_extra_names_it(monkeypatch):
     with pytest.raises(UserError, match=r"nervkit\[openvino\]"):
         resolve("openvino", "fp32")
 
+
+
+@NEEDS_BF16
+def test_openvino_call_sizes_compile_static_models_and_keep_two(family_packages):
+    """Ranges of every length through one bf16 decoder (LATENCY: one request per call, the call's size):
+    each call compiles or reuses the static model of its size and stays within the bf16 tolerance of
+    ort-cpu; of the four sizes asked for, the two used last stay compiled."""
+    path = family_packages["test-hnerv"]
+    ref = _decode(path, "ort-cpu", "fp32")
+    with open_package(path) as pkg, Decoder(pkg, "openvino", batch=4, precision="bf16") as dec:
+        for start, stop in [(0, 4), (0, 3), (1, 3), (2, 3), (0, 4), (0, 1), (1, 4)]:
+            assert np.abs(dec.decode_float(start, stop) - ref[start:stop]).max() <= BF16_MAX_ABS
+        kept = [frames for kind, frames in dec._impl._requests if kind == "float"]  # noqa: SLF001
+    assert kept == [1, 3]

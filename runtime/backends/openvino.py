@@ -22,9 +22,10 @@ at a time is slower in every precision (0.53-0.98x).
 
 Static shapes: the package graph's batch dimension is dynamic; each call compiles (once, on first use)
 the model for its number of frames (the batch, the last partial batch, or one frame per THROUGHPUT
-request). With a dynamic batch the CPU plugin does not fuse chains of element-wise ops into its JIT
-``Subgraph`` kernels, and runs each op as a pass over memory: the static model decodes HFS-HNeRV in
-0.72x and CF-NeRV in 0.85x the time, others within 3% (``docs/precision.md``). ``Sin`` becomes a
+request; at most two sizes kept). With a dynamic batch the CPU plugin does not fuse chains of
+element-wise ops into its JIT ``Subgraph`` kernels, and runs each op as a pass over memory: the static
+model decodes HFS-HNeRV in 0.72x and CF-NeRV in 0.85x the time, others within 3%
+(``docs/precision.md``). ``Sin`` becomes a
 polynomial those kernels fuse (``openvino_sin.py``).
 """
 
@@ -44,6 +45,9 @@ _HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 _CAPABILITY = {"fp32": "FP32", "bf16": "BF16", "fp16": "FP16"}
 _PARALLEL = ("fp32",)
 """Precisions that decode batches as parallel per-frame requests under THROUGHPUT (module docstring)."""
+SIZES_KEPT = 2
+"""Compiled call sizes kept per kind: a decode's full batches and its partial last batch (or a random-access
+frame), so a loop compiles each once, while a caller of ever-new sizes holds at most two models' memory."""
 
 
 def _import(name: str):
@@ -105,9 +109,15 @@ class OpenVinoBackend:
 
     def _pool(self, kind: str, frames: int) -> list:
         """The infer requests of the float (``float``) or uint8 (``uint8``) model for calls of ``frames``
-        frames each, compiled on first use: one per stream (one under LATENCY)."""
+        frames each, compiled on first use: one per stream (one under LATENCY). At most
+        :data:`SIZES_KEPT` call sizes of a kind stay compiled, the least recently used is dropped."""
         key = (kind, frames)
-        if key not in self._requests:
+        if key in self._requests:
+            self._requests[key] = self._requests.pop(key)  # most recently used last
+        else:
+            kept = [k for k in self._requests if k[0] == kind]
+            for old in kept[:max(0, len(kept) - SIZES_KEPT + 1)]:
+                del self._requests[old]
             model = self._static(frames)
             if kind == "uint8":
                 model = self._uint8_model(model)
