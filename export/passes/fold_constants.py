@@ -13,13 +13,22 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
+from onnx import numpy_helper
 
 from ..haar_onnx import is_haar
 from .cleanup import bypass
 from .merge_convs import conv_params
-from .onnx_edit import add_const, const, consumers, graph_outputs, only_feeds, producers, remove_unused, shapes
+from .onnx_edit import (
+    add_const,
+    const,
+    consumers,
+    evaluate,
+    graph_outputs,
+    only_feeds,
+    producers,
+    remove_unused,
+    shapes,
+)
 
 _AFFINE = ("Mul", "Div", "Add", "Sub")
 
@@ -33,13 +42,9 @@ def evaluate_constant_nodes(model: onnx.ModelProto, keep: frozenset[str] = froze
             continue
         if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute):
             continue
-        feeds = {t: const(model, t) for t in node.input if t}
-        outputs = [helper.make_empty_tensor_value_info(o) for o in node.output]
-        graph = helper.make_graph([node], "c", [], outputs,
-                                  [numpy_helper.from_array(v, k) for k, v in feeds.items()])
-        results = ReferenceEvaluator(helper.make_model(graph, opset_imports=model.opset_import)).run(None, {})
+        results = evaluate(model, [node], {t: const(model, t) for t in node.input if t}, list(node.output))
         for name, value in zip(node.output, results, strict=False):
-            model.graph.initializer.append(numpy_helper.from_array(np.asarray(value), name))
+            model.graph.initializer.append(numpy_helper.from_array(value, name))
             inits.add(name)
         model.graph.node.remove(node)
     return remove_unused(model)

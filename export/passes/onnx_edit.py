@@ -157,6 +157,15 @@ def _elem_type(model: onnx.ModelProto, name: str) -> int:
     return onnx.TensorProto.FLOAT
 
 
+def evaluate(model: onnx.ModelProto, nodes: list[onnx.NodeProto], feeds: dict[str, np.ndarray],
+             outputs: list[str]) -> list[np.ndarray]:
+    """``outputs`` of ``nodes`` (in graph order) run by ``onnx.reference`` on the constant ``feeds``."""
+    graph = helper.make_graph(nodes, "c", [], [helper.make_empty_tensor_value_info(o) for o in outputs],
+                              [numpy_helper.from_array(v, k) for k, v in feeds.items()])
+    runner = ReferenceEvaluator(helper.make_model(graph, opset_imports=model.opset_import))
+    return [np.asarray(v) for v in runner.run(None, {})]
+
+
 def constant_value(model: onnx.ModelProto, name: str) -> np.ndarray | None:
     """The value of ``name`` when it is computed from initializers alone (evaluated with ``onnx.reference``
     over the nodes that make it), else None."""
@@ -171,6 +180,4 @@ def constant_value(model: onnx.ModelProto, name: str) -> np.ndarray | None:
             needed += [t for t in node.input if t and t in made]
     inits = {t for n in nodes for t in n.input if t and t not in made}
     order = [n for n in model.graph.node if n in nodes]
-    graph = helper.make_graph(order, "c", [], [helper.make_empty_tensor_value_info(name)],
-                              [numpy_helper.from_array(const(model, t), t) for t in inits])
-    return np.asarray(ReferenceEvaluator(helper.make_model(graph, opset_imports=model.opset_import)).run(None, {})[0])
+    return evaluate(model, order, {t: const(model, t) for t in inits}, [name])[0]
