@@ -5,8 +5,8 @@
         --json benchmarks/results/family_ratios_160x320.json
 
 ``nerv-bench --suite`` times one package after another, so a change of load between packages lands in
-their ratio. Here every decoder of every package (each backend in each precision it runs here, batch
-1, one frame per call) is built first, then timed decoder kind by decoder kind (backend and
+their ratio. Here every decoder of every package (each backend in each precision it runs here, ``--batch``
+frames per call, 1 by default) is built first, then timed decoder kind by decoder kind (backend and
 precision), round by round, each round calling every package's decoder of that kind once in a fresh
 random order, so every ratio is taken side by side: each round's time over the HNeRV package's time in
 the same round, the median over ``--repeats`` rounds after ``--warmup`` (a per-round ratio cancels the
@@ -55,6 +55,7 @@ def main() -> int:
     ap.add_argument("--before", metavar="DIR", help="a second suite to time in the same rounds")
     ap.add_argument("--decoders", metavar="LIST", help="comma-separated backend:precision pairs "
                     "(default: every backend in every precision it runs here)")
+    ap.add_argument("--batch", type=int, default=1, help="frames per call (times are per frame)")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--settle", type=float, default=0.02, metavar="SECONDS",
@@ -73,8 +74,8 @@ def main() -> int:
                 if suite == label:
                     runs.append({"suite": label, "family": pkg.family, "package": str(path), "backend": backend,
                                  "precision": precision, "macs_per_frame": macs_per_frame(pkg),
-                                 "dec": runtime_backends.create(backend, pkg, 1, precision),
-                                 "feeds": pkg.embeddings(0, 1), "times": []})
+                                 "dec": runtime_backends.create(backend, pkg, args.batch, precision),
+                                 "feeds": pkg.embeddings(0, args.batch), "times": []})
     print(f"bench_family_ratios: {len(runs)} decoders, {args.warmup} + {args.repeats} rounds", file=sys.stderr)
     shuffle = np.random.default_rng(0)
     for kind in decoders:
@@ -94,7 +95,7 @@ def main() -> int:
         per_round = np.asarray(run["times"]) / np.asarray(base["times"])
         time_ratio, mac_ratio = float(np.median(per_round)), run["macs_per_frame"] / base["macs_per_frame"]
         rows.append({k: run[k] for k in ("suite", "family", "package", "backend", "precision", "macs_per_frame")}
-                    | {"ms_per_frame": 1e3 * float(np.median(run["times"])), "time_vs_hnerv": time_ratio,
+                    | {"ms_per_frame": 1e3 * float(np.median(run["times"])) / args.batch, "time_vs_hnerv": time_ratio,
                        "time_vs_hnerv_iqr": [float(q) for q in np.percentile(per_round, [25, 75])],
                        "macs_vs_hnerv": mac_ratio, "time_per_mac_vs_hnerv": time_ratio / mac_ratio})
     for pkg in packages.values():
@@ -105,9 +106,9 @@ def main() -> int:
               f"{r['time_vs_hnerv_iqr'][1]:.2f})  MACs x{r['macs_vs_hnerv']:.2f}  per MAC x"
               f"{r['time_per_mac_vs_hnerv']:.2f}")
     if args.json:
-        settings = {"warmup": args.warmup, "repeats": args.repeats, "settle_s": args.settle, "batch": 1,
+        settings = {"warmup": args.warmup, "repeats": args.repeats, "settle_s": args.settle, "batch": args.batch,
                     "suites": suites,
-                    "timed": "decoder network only, one frame per call, one decoder kind at a time, every "
+                    "timed": "decoder network only, `batch` frames per call, one decoder kind at a time, every "
                              "package's decoder of that kind once per round in random order; ratios: median "
                              "over rounds of the per-round ratio"}
         Path(args.json).write_text(json.dumps({"machine": describe(), "settings": settings, "rows": rows},
